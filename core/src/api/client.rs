@@ -1,0 +1,596 @@
+//! The reqwest-based implementation of the client.
+//!
+//! One call is one HTTP exchange: the status is always checked, the body is
+//! read chunk by chunk under [`MAX_BODY_BYTES`], and every failure becomes an
+//! [`ApiError`] whose text never holds the token (it only travels in the
+//! `Authorization` header, marked sensitive, and every message is passed
+//! through [`redact`] anyway).
+
+use super::{Accepted, ApiConfig, ApiError, Ticket, TicketPage, MAX_BODY_BYTES, TICKET_PAGE_LIMIT};
+use crate::error::{redact, Error, Result};
+use crate::model::{shorten, Operation};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+/// `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!(
+    "shoppingfeed_sync/",
+    env!("CARGO_PKG_VERSION"),
+    " (PrestaShop order sync)"
+);
+
+/// Idle pooled connections per host.
+const POOL_MAX_IDLE_PER_HOST: usize = 16;
+/// An idle pooled connection older than this is not reused: servers and load
+/// balancers close idle keep-alive connections after a minute or so, and a
+/// connection closed while nobody drove the runtime would fail its next use.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest part of an error response read (for its problem `detail`); the
+/// rest is not needed and not read.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Longest `detail` kept from an error response, in bytes.
+const MAX_DETAIL_BYTES: usize = 300;
+/// Cached clients kept before the cache is cleared (threads that ended leave
+/// their entry behind; this keeps the map bounded).
+const MAX_SHARED_CLIENTS: usize = 64;
+
+/// A client for one base URL and timeout; cheap to clone, reused across
+/// calls of one process (the connection pool stays warm).
+///
+/// Pooled connections belong to the tokio runtime that opened them: use one
+/// client from one runtime (see [`Client::shared`], which keeps one client per
+/// process, thread and config, matching [`crate::runtime`]).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ApiConfig,
+    /// The validated base URL, without a trailing slash.
+    base: Arc<str>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base)
+            .field("timeout_ms", &self.cfg.timeout_ms)
+            .finish()
+    }
+}
+
+type SharedKey = (ApiConfig, u32, ThreadId);
+
+fn shared_clients() -> &'static Mutex<HashMap<SharedKey, Client>> {
+    static SHARED: OnceLock<Mutex<HashMap<SharedKey, Client>>> = OnceLock::new();
+    SHARED.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Client {
+    /// Validates the URL (`https://`, or `http://` for a loopback host) and
+    /// builds the client. A bad URL is `Error::Input` naming
+    /// `shoppingfeed_sync.api_url`; a zero timeout one naming
+    /// `shoppingfeed_sync.timeout_ms`.
+    pub fn new(cfg: ApiConfig) -> Result<Client> {
+        let (base, loopback) = validate_base_url(&cfg.base_url)?;
+        if cfg.timeout_ms == 0 {
+            return Err(Error::input(
+                "shoppingfeed_sync.timeout_ms must be a positive number of milliseconds, got 0",
+            ));
+        }
+        let timeout = Duration::from_millis(cfg.timeout_ms);
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .tcp_keepalive(Duration::from_secs(30))
+            // The API never redirects; following one could replay a POST
+            // elsewhere. A 3xx is reported instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
+            .https_only(!loopback);
+        if loopback {
+            // The local sandbox: never through an HTTP(S)_PROXY of the environment.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            Error::Api(format!(
+                "shoppingfeed_sync: cannot build the HTTP client: {}",
+                chain_text(&e)
+            ))
+        })?;
+        Ok(Client {
+            http,
+            cfg,
+            base: base.into(),
+        })
+    }
+
+    /// The process-wide client for this config (built once per process and
+    /// config, rebuilt after a fork).
+    ///
+    /// The cache is keyed by config, pid and thread: a client built before a
+    /// fork is never used in the child, and each thread (which has its own
+    /// runtime, see [`crate::runtime`]) keeps connections opened by its own
+    /// runtime.
+    pub fn shared(cfg: &ApiConfig) -> Result<Client> {
+        let pid = std::process::id();
+        let key = (cfg.clone(), pid, std::thread::current().id());
+        let mut map = shared_clients()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = map.get(&key) {
+            return Ok(client.clone());
+        }
+        if map.keys().any(|(_, owner, _)| *owner != pid) {
+            // Inherited from the parent across a fork: their connections
+            // belong to a runtime that does not exist here; leave them alone.
+            for (k, stale) in std::mem::take(&mut *map) {
+                if k.1 == pid {
+                    map.insert(k, stale);
+                } else {
+                    std::mem::forget(stale);
+                }
+            }
+        }
+        if map.len() >= MAX_SHARED_CLIENTS {
+            map.clear();
+        }
+        let client = Client::new(cfg.clone())?;
+        map.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// The config this client was built from.
+    pub fn config(&self) -> &ApiConfig {
+        &self.cfg
+    }
+
+    /// The validated base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// True when both are clones of one client (one connection pool).
+    pub fn shares_pool_with(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.base, &other.base)
+    }
+
+    /// `POST /v1/store/{store_id}/order/{op}` with `{"order": elements}`.
+    pub async fn post_operation(
+        &self,
+        token: &str,
+        store_id: i64,
+        op: Operation,
+        elements: &[Value],
+    ) -> Result<Accepted, ApiError> {
+        let url = self.url(&format!("/v1/store/{store_id}/order/{}", op.as_str()))?;
+        let body = serde_json::json!({ "order": elements });
+        let req = self.http.post(url).json(&body);
+        let bytes = self.exchange(token, req).await?;
+        parse_accepted(&bytes).map_err(|e| self.scrub(e, token))
+    }
+
+    /// `GET /v1/store/{store_id}/ticket?batchId=..&page=..&limit=200`.
+    /// A 404 is `ApiError::Rejected { status: 404, .. }`.
+    pub async fn ticket_page(
+        &self,
+        token: &str,
+        store_id: i64,
+        batch_id: &str,
+        page: u32,
+    ) -> Result<TicketPage, ApiError> {
+        let mut url = self.url(&format!("/v1/store/{store_id}/ticket"))?;
+        url.query_pairs_mut()
+            .append_pair("batchId", batch_id)
+            .append_pair("page", &page.to_string())
+            .append_pair("limit", &TICKET_PAGE_LIMIT.to_string());
+        let bytes = self.exchange(token, self.http.get(url)).await?;
+        parse_ticket_page(&bytes, batch_id, page).map_err(|e| self.scrub(e, token))
+    }
+
+    /// `GET /v1/ping` with the token: a connectivity (and token) check.
+    pub async fn ping(&self, token: &str) -> Result<(), ApiError> {
+        let url = self.url("/v1/ping")?;
+        self.exchange(token, self.http.get(url)).await.map(|_| ())
+    }
+
+    fn url(&self, path: &str) -> Result<Url, ApiError> {
+        Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| ApiError::Transport(format!("cannot build the request URL: {e}")))
+    }
+
+    /// Sends one request and returns the body of a 2xx; any other outcome is
+    /// classified.
+    async fn exchange(
+        &self,
+        token: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, ApiError> {
+        let auth = match HeaderValue::from_str(&format!("Bearer {token}")) {
+            Ok(mut v) if !token.trim().is_empty() => {
+                v.set_sensitive(true);
+                v
+            }
+            // Empty, or holds bytes a header cannot carry (a newline...):
+            // no server could accept it.
+            _ => return Err(ApiError::Unauthorized { status: 0 }),
+        };
+        let result = async {
+            let mut resp = req
+                .header(AUTHORIZATION, auth)
+                .send()
+                .await
+                .map_err(|e| self.transport(&e, false))?;
+            let status = resp.status();
+            if status.is_success() {
+                return self.read_body(&mut resp).await;
+            }
+            let wait = resp
+                .headers()
+                .get("x-ratelimit-wait")
+                .map(|v| parse_wait(v.to_str().unwrap_or("")));
+            let location = resp
+                .headers()
+                .get(LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let code = status.as_u16();
+            // Read (a bounded part of) every error body: the detail needs it,
+            // and a fully read response gives its connection back to the pool.
+            let body = read_error_body(&mut resp).await;
+            match code {
+                401 | 403 => Err(ApiError::Unauthorized { status: code }),
+                429 => Err(ApiError::RateLimited {
+                    wait_secs: wait.unwrap_or(1.0),
+                }),
+                400..=499 => Err(ApiError::Rejected {
+                    status: code,
+                    detail: error_detail(status, &body),
+                }),
+                // Never followed (that could replay a POST elsewhere): a
+                // configuration problem, kept as an outage so no row fails.
+                300..=399 => Err(ApiError::Server {
+                    status: code,
+                    detail: format!(
+                        "unexpected redirect to {} (check shoppingfeed_sync.api_url)",
+                        shorten(location.as_deref().unwrap_or("?"))
+                    ),
+                }),
+                _ => Err(ApiError::Server {
+                    status: code,
+                    detail: error_detail(status, &body),
+                }),
+            }
+        }
+        .await;
+        result.map_err(|e| self.scrub(e, token))
+    }
+
+    /// Reads a success body, chunk by chunk, refusing more than
+    /// [`MAX_BODY_BYTES`].
+    async fn read_body(&self, resp: &mut reqwest::Response) -> Result<Vec<u8>, ApiError> {
+        let too_large = || ApiError::Malformed("response larger than 8 MiB".into());
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(
+            resp.content_length()
+                .map_or(8 * 1024, |n| n as usize)
+                .min(MAX_BODY_BYTES),
+        );
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(&e, true))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// A reqwest failure, as a short human message.
+    fn transport(&self, err: &reqwest::Error, reading_body: bool) -> ApiError {
+        if err.is_timeout() {
+            return ApiError::Transport(format!("timed out after {} ms", self.cfg.timeout_ms));
+        }
+        let mut kind = None;
+        let mut texts: Vec<String> = Vec::new();
+        let mut source: Option<&(dyn StdError + 'static)> = err.source();
+        while let Some(e) = source {
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                kind.get_or_insert(io.kind());
+            }
+            texts.push(e.to_string());
+            source = e.source();
+        }
+        let all = texts.join(": ").to_ascii_lowercase();
+        let closed = if reading_body {
+            "connection closed while reading the response"
+        } else {
+            "connection closed before a response"
+        };
+        let msg = match kind {
+            Some(io::ErrorKind::ConnectionRefused) => "connection refused".to_string(),
+            Some(io::ErrorKind::ConnectionReset) => "connection reset by the server".to_string(),
+            Some(io::ErrorKind::ConnectionAborted)
+            | Some(io::ErrorKind::UnexpectedEof)
+            | Some(io::ErrorKind::BrokenPipe) => closed.to_string(),
+            Some(io::ErrorKind::TimedOut) => {
+                format!("timed out after {} ms", self.cfg.timeout_ms)
+            }
+            Some(io::ErrorKind::InvalidData) if reading_body => {
+                return ApiError::Malformed("the compressed body could not be decoded".into());
+            }
+            _ if err.is_dns() => {
+                let host = err
+                    .url()
+                    .and_then(|u| u.host_str())
+                    .unwrap_or("the API host");
+                format!("cannot resolve {host}")
+            }
+            _ if all.contains("certificate")
+                || all.contains("tls")
+                || all.contains("handshake") =>
+            {
+                format!("TLS failure: {}", texts.last().map_or("", String::as_str))
+            }
+            _ if all.contains("connection closed")
+                || all.contains("incomplete message")
+                || all.contains("end of file") =>
+            {
+                closed.to_string()
+            }
+            _ if all.contains("parsed") || all.contains("message head") => {
+                format!("not an HTTP response ({})", last_or(&texts, err))
+            }
+            _ if err.is_connect() => format!("cannot connect: {}", last_or(&texts, err)),
+            _ => last_or(&texts, err),
+        };
+        ApiError::Transport(bounded(&msg, MAX_DETAIL_BYTES))
+    }
+
+    /// The last guard: the token never leaves in a message.
+    fn scrub(&self, err: ApiError, token: &str) -> ApiError {
+        match err {
+            ApiError::Rejected { status, detail } => ApiError::Rejected {
+                status,
+                detail: redact(&detail, token),
+            },
+            ApiError::Server { status, detail } => ApiError::Server {
+                status,
+                detail: redact(&detail, token),
+            },
+            ApiError::Transport(m) => ApiError::Transport(redact(&m, token)),
+            ApiError::Malformed(m) => ApiError::Malformed(redact(&m, token)),
+            other => other,
+        }
+    }
+}
+
+/// Validates `shoppingfeed_sync.api_url`; returns the base without a
+/// trailing slash and whether its host is loopback.
+fn validate_base_url(raw: &str) -> Result<(String, bool)> {
+    let bad = |why: &str| {
+        Error::input(format!(
+            "shoppingfeed_sync.api_url must be https:// (http:// only for a loopback host), got {}{why}",
+            shorten(raw)
+        ))
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| bad(&format!(" ({e})")))?;
+    if url.host().is_none() {
+        return Err(bad(" (no host)"));
+    }
+    let loopback = is_loopback(&url);
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(bad("")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(" (credentials are not allowed in the URL)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(" (no query string or fragment allowed)"));
+    }
+    Ok((url.as_str().trim_end_matches('/').to_string(), loopback))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// `X-RateLimit-Wait`: seconds, maybe fractional; 1.0 when unreadable,
+/// negative or not finite.
+fn parse_wait(raw: &str) -> f64 {
+    match raw.trim().parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => w,
+        _ => 1.0,
+    }
+}
+
+/// Reads at most [`MAX_ERROR_BODY_BYTES`] of an error response; a read
+/// failure only shortens it (the status already tells what happened).
+async fn read_error_body(resp: &mut reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = MAX_ERROR_BODY_BYTES - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= MAX_ERROR_BODY_BYTES {
+            break;
+        }
+    }
+    body
+}
+
+/// The problem's `detail`, else its `title`, else the start of the body,
+/// else the status's reason phrase.
+fn error_detail(status: StatusCode, body: &[u8]) -> String {
+    if let Ok(Value::Object(problem)) = serde_json::from_slice::<Value>(body) {
+        for key in ["detail", "title"] {
+            if let Some(Value::String(s)) = problem.get(key) {
+                let s = clean(s);
+                if !s.is_empty() {
+                    return bounded(&s, MAX_DETAIL_BYTES);
+                }
+            }
+        }
+    }
+    let head = clean(&String::from_utf8_lossy(
+        &body[..body.len().min(MAX_DETAIL_BYTES)],
+    ));
+    if !head.is_empty() {
+        return head;
+    }
+    status
+        .canonical_reason()
+        .map_or_else(|| format!("HTTP {}", status.as_u16()), str::to_string)
+}
+
+/// Whitespace and control characters collapsed to single spaces.
+fn clean(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// An error and its sources, without the URL.
+fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        parts.push(e.to_string());
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+fn last_or(texts: &[String], err: &reqwest::Error) -> String {
+    match texts.last() {
+        Some(t) => t.clone(),
+        None if err.is_builder() => "the request could not be built".to_string(),
+        None if err.is_body() || err.is_decode() => {
+            "the response body could not be read".to_string()
+        }
+        None => "the request failed".to_string(),
+    }
+}
+
+/// The body of a 2xx to an operation: `{"id": "<batchId>", "report": [...]}`.
+fn parse_accepted(body: &[u8]) -> Result<Accepted, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed(format!("the operation's answer is not JSON ({e})")))?;
+    let batch_id = match value.get("id") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        _ => {
+            return Err(ApiError::Malformed(
+                "the operation's answer has no batch id".into(),
+            ))
+        }
+    };
+    let ignored = match value.get("report") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter(|item| item.get("state").and_then(Value::as_str) == Some("ignored"))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Accepted { batch_id, ignored })
+}
+
+/// The body of a ticket page (a HAL collection).
+fn parse_ticket_page(body: &[u8], batch_id: &str, page: u32) -> Result<TicketPage, ApiError> {
+    let malformed = |what: &str| ApiError::Malformed(format!("ticket page: {what}"));
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| malformed(&format!("not JSON ({e})")))?;
+    if !value.is_object() {
+        return Err(malformed("not a JSON object"));
+    }
+    let items = match value.get("_embedded").and_then(|e| e.get("ticket")) {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(items)) => items.as_slice(),
+        Some(_) => return Err(malformed("_embedded.ticket is not a list")),
+    };
+    let mut tickets = Vec::with_capacity(items.len());
+    for item in items {
+        let id = match item.get("id") {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(malformed("a ticket has no id")),
+        };
+        let state = match item.get("state") {
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(malformed("a ticket has no state")),
+        };
+        let message = match item.get("result").and_then(|r| r.get("message")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        tickets.push(Ticket {
+            id,
+            batch_id: item
+                .get("batchId")
+                .and_then(Value::as_str)
+                .unwrap_or(batch_id)
+                .to_string(),
+            state,
+            payload: item.get("payload").cloned().unwrap_or(Value::Null),
+            message,
+        });
+    }
+    let number = |key: &str, default: u32| {
+        value
+            .get(key)
+            .and_then(Value::as_u64)
+            .map_or(default, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    Ok(TicketPage {
+        tickets,
+        page: number("page", page),
+        pages: number("pages", 1),
+        processing: value
+            .get("meta")
+            .and_then(|m| m.get("processing"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}

@@ -1,0 +1,119 @@
+//! The queue of order updates (`shoppingfeed_order`), behind [`QueueStore`]
+//! so that a MySQL/MariaDB store can join the SQLite one.
+//!
+//! A row's life: `pending` (due at `update_at`) -> claimed (a lease:
+//! `locked_by`, `locked_until`) -> `sent` with a `batch_id` (action moved to
+//! its `CHECK_TICKET_` stage) -> `done` | back to `pending` (action moved back,
+//! `attempts + 1`, later `update_at`) | `failed`. A claim is exclusive until
+//! it is settled or its lease ends.
+
+pub mod sqlite;
+
+use crate::error::Result;
+use crate::model::{Operation, Row, State};
+use serde_json::Value;
+
+pub use sqlite::SqliteStore;
+
+/// One state change of a claimed row, applied by [`QueueStore::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Records the operation chosen by `prepareBatch`; the claim is kept.
+    SetOperation(Option<Operation>),
+    /// `done`, claim released (`message` goes to `last_error`, e.g. "ignored:
+    /// already performed", or None to clear it).
+    Done { message: Option<String> },
+    /// Accepted by the API: action -> its `CHECK_TICKET_` stage, state `sent`,
+    /// `batch_id` set, due at once, claim released.
+    Sent { batch_id: String },
+    /// Records the ticket id of a sent row; the claim is kept.
+    SetTicket(String),
+    /// Back to `pending` (action back to its base), `attempts + 1`, due at
+    /// `due_at`, `last_error = message`; with `order_failure` also
+    /// `failures + 1`, and `failed` once failures reach `max_failures`.
+    /// Claim released.
+    Retry {
+        due_at: i64,
+        message: String,
+        order_failure: bool,
+        max_failures: i64,
+    },
+    /// State and action unchanged, `attempts + 1`, due at `due_at`,
+    /// `last_error = message`, claim released (a sent row whose ticket could
+    /// not be read because of an outage).
+    Defer { due_at: i64, message: String },
+    /// `failed` at once, claim released.
+    Failed { message: String },
+    /// Claim released, nothing else changes (a ticket still running, a run
+    /// stopped by a refused token: no attempt is lost).
+    Release,
+}
+
+/// The result of one change: the row's state after it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Applied {
+    pub id: i64,
+    pub state: State,
+}
+
+pub trait QueueStore {
+    /// Queues an update: replaces the snapshot of the (shop, order, action)
+    /// row that is pending and not claimed (keeping its id and `date_add`,
+    /// `update_at = due_at`), else inserts a new pending row. Durable when it
+    /// returns. Returns the row id.
+    fn upsert_pending(
+        &self,
+        id_shop: i64,
+        id_order: i64,
+        action: &str,
+        payload: &Value,
+        due_at: i64,
+        now: i64,
+    ) -> Result<i64>;
+
+    /// Claims up to `limit` due rows (`update_at <= now`, state pending or
+    /// sent, no live lease) of a shop and action, oldest first (`update_at`,
+    /// then id), leasing them to `claim` until `lease_until`. With `only`,
+    /// claims at most that row (real-time mode). Atomic: two callers never
+    /// get the same row.
+    fn claim(
+        &self,
+        id_shop: i64,
+        action: &str,
+        limit: i64,
+        now: i64,
+        lease_until: i64,
+        claim: &str,
+        only: Option<i64>,
+    ) -> Result<Vec<Row>>;
+
+    /// The rows with these ids (any order, missing ids skipped).
+    fn get(&self, ids: &[i64]) -> Result<Vec<Row>>;
+
+    /// Applies changes in one transaction, in the given order (several
+    /// changes may name the same row, e.g. `SetTicket` then `Done`). With `claim`, a change applies
+    /// only to a row still leased to that claim (a row whose lease ended and
+    /// was taken by another run is left alone). A row going back to pending
+    /// while a newer unclaimed pending row of the same (shop, order, action)
+    /// exists is settled `done` as superseded instead (the newer snapshot
+    /// wins). Returns the rows that changed, with their new state.
+    fn apply(
+        &self,
+        changes: &[(i64, Change)],
+        claim: Option<&str>,
+        now: i64,
+    ) -> Result<Vec<Applied>>;
+
+    /// Every row of one PrestaShop order (all shops), oldest first.
+    fn find(&self, id_order: i64) -> Result<Vec<Row>>;
+
+    /// Row counts of one shop, indexed like [`State::ALL`].
+    fn counts(&self, id_shop: i64) -> Result<[i64; 4]>;
+
+    /// Failed rows of a shop (all, or those of the given orders) back to
+    /// pending, due now, `attempts = failures = 0`, action back to its base.
+    fn retry_failed(&self, id_shop: i64, orders: Option<&[i64]>, now: i64) -> Result<u64>;
+
+    /// Deletes `done` rows last changed before `before`. Returns how many.
+    fn purge_done(&self, before: i64) -> Result<u64>;
+}

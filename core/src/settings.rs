@@ -1,0 +1,285 @@
+//! The `SHOPPINGFEED_*` settings: names, defaults, parsing.
+//!
+//! The binding resolves a name to a raw value (the conveyor's `settings`,
+//! then PrestaShop's `Configuration::get`, else `None` for the default) and
+//! hands it over as JSON: PrestaShop gives strings (`'1'`, `'[4]'`, `'100'`),
+//! the conveyor may give native types. Each step reads only the settings it
+//! needs, so a malformed value fails the step that reads it.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+pub const REAL_TIME: &str = "SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION";
+pub const MAX_ORDERS: &str = "SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS";
+pub const TIME_SHIFT: &str = "SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT";
+pub const SHIPPED: &str = "SHOPPINGFEED_SHIPPED_ORDERS";
+pub const CANCELLED: &str = "SHOPPINGFEED_CANCELLED_ORDERS";
+pub const REFUNDED: &str = "SHOPPINGFEED_REFUNDED_ORDERS";
+pub const DELIVERED: &str = "SHOPPINGFEED_DELIVERED_ORDERS";
+pub const MAX_ATTEMPTS: &str = "SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS";
+pub const RETRY_DELAY: &str = "SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY";
+pub const LEASE_TIME: &str = "SHOPPINGFEED_ORDER_STATUS_LEASE_TIME";
+
+/// Every setting the extension reads, for documentation and Reflection tests.
+pub const ALL: [&str; 10] = [
+    REAL_TIME,
+    MAX_ORDERS,
+    TIME_SHIFT,
+    SHIPPED,
+    CANCELLED,
+    REFUNDED,
+    DELIVERED,
+    MAX_ATTEMPTS,
+    RETRY_DELAY,
+    LEASE_TIME,
+];
+
+/// Where raw setting values come from. `Ok(None)` means "not set: use the
+/// default" (PrestaShop's `false`).
+pub trait SettingsSource {
+    fn raw(&self, name: &str) -> Result<Option<Value>>;
+}
+
+/// A fixed map of values, for tests and for callers without PrestaShop.
+impl SettingsSource for serde_json::Map<String, Value> {
+    fn raw(&self, name: &str) -> Result<Option<Value>> {
+        Ok(self
+            .get(name)
+            .filter(|v| !matches!(v, Value::Bool(false) | Value::Null))
+            .cloned())
+    }
+}
+
+/// Defaults only.
+pub struct Defaults;
+
+impl SettingsSource for Defaults {
+    fn raw(&self, _name: &str) -> Result<Option<Value>> {
+        Ok(None)
+    }
+}
+
+fn bad(name: &str, what: &str, got: &Value) -> Error {
+    let mut shown = got.to_string();
+    if shown.len() > 80 {
+        shown.truncate(80);
+        shown.push('…');
+    }
+    Error::input(format!("setting {name} must be {what}, got {shown}"))
+}
+
+/// A boolean: true/false, 1/0, "1"/"0", "true"/"false", "" (false).
+pub fn bool_setting(src: &dyn SettingsSource, name: &str, default: bool) -> Result<bool> {
+    let Some(v) = src.raw(name)? else {
+        return Ok(default);
+    };
+    match &v {
+        Value::Bool(b) => Ok(*b),
+        Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(n.as_i64() == Some(1))
+        }
+        Value::String(s) => match s.trim() {
+            "1" | "true" | "on" | "yes" => Ok(true),
+            "0" | "false" | "off" | "no" | "" => Ok(false),
+            _ => Err(bad(name, "a boolean ('1' or '0')", &v)),
+        },
+        _ => Err(bad(name, "a boolean ('1' or '0')", &v)),
+    }
+}
+
+/// An integer in `min..=max`, given as a number or a decimal string.
+pub fn int_setting(
+    src: &dyn SettingsSource,
+    name: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64> {
+    let Some(v) = src.raw(name)? else {
+        return Ok(default);
+    };
+    let n = match &v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad(name, &format!("an integer from {min} to {max}"), &v)),
+    }
+}
+
+/// A list of order state ids: a JSON array of ints, as a string (`'[4,5]'`)
+/// or a native array. Decimal strings inside are accepted (`'["4"]'`).
+pub fn state_list(src: &dyn SettingsSource, name: &str) -> Result<Vec<i64>> {
+    let Some(v) = src.raw(name)? else {
+        return Ok(Vec::new());
+    };
+    let parsed;
+    let list = match &v {
+        Value::String(s) if s.trim().is_empty() => return Ok(Vec::new()),
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s)
+                .map_err(|_| bad(name, "a JSON array of order state ids", &v))?;
+            &parsed
+        }
+        other => other,
+    };
+    let items = match list {
+        Value::Array(items) => items,
+        Value::Object(map) => {
+            // PHP arrays with holes arrive as objects: take the values.
+            return map
+                .values()
+                .map(|i| {
+                    crate::model::positive_id(i)
+                        .ok_or_else(|| bad(name, "a JSON array of order state ids", &v))
+                })
+                .collect();
+        }
+        _ => return Err(bad(name, "a JSON array of order state ids", &v)),
+    };
+    items
+        .iter()
+        .map(|i| {
+            crate::model::positive_id(i)
+                .ok_or_else(|| bad(name, "a JSON array of order state ids", &v))
+        })
+        .collect()
+}
+
+pub fn real_time(src: &dyn SettingsSource) -> Result<bool> {
+    bool_setting(src, REAL_TIME, false)
+}
+
+/// Batch size: rows claimed by one `getBatch`.
+pub fn max_orders(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, MAX_ORDERS, 100, 1, 100_000)
+}
+
+/// Minutes a shipped update waits for tracking data.
+pub fn time_shift_minutes(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, TIME_SHIFT, 5, 0, 10_080)
+}
+
+/// Order-specific failures that make a row `failed`.
+pub fn max_attempts(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, MAX_ATTEMPTS, 5, 1, 1_000)
+}
+
+/// Base retry delay in seconds.
+pub fn retry_delay(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, RETRY_DELAY, 60, 0, 86_400)
+}
+
+/// Seconds a claim lasts.
+pub fn lease_time(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, LEASE_TIME, 300, 1, 86_400)
+}
+
+/// The four state lists, mapping an order state to an operation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateLists {
+    pub shipped: Vec<i64>,
+    pub cancelled: Vec<i64>,
+    pub refunded: Vec<i64>,
+    pub delivered: Vec<i64>,
+}
+
+impl StateLists {
+    pub fn read(src: &dyn SettingsSource) -> Result<StateLists> {
+        Ok(StateLists {
+            shipped: state_list(src, SHIPPED)?,
+            cancelled: state_list(src, CANCELLED)?,
+            refunded: state_list(src, REFUNDED)?,
+            delivered: state_list(src, DELIVERED)?,
+        })
+    }
+
+    /// The operation of an order state; the lists are checked in the order
+    /// ship, cancel, refund, deliver (a state in two lists takes the first).
+    pub fn operation(&self, id_order_state: i64) -> Option<crate::model::Operation> {
+        use crate::model::Operation::*;
+        [
+            (&self.shipped, Ship),
+            (&self.cancelled, Cancel),
+            (&self.refunded, Refund),
+            (&self.delivered, Deliver),
+        ]
+        .into_iter()
+        .find(|(list, _)| list.contains(&id_order_state))
+        .map(|(_, op)| op)
+    }
+}
+
+/// The delay before the n-th retry (n >= 1): `base × 2^(n−1)`, ±20 % jitter,
+/// capped at an hour; 0 when `base` is 0.
+pub fn retry_delay_for(base: i64, n: i64) -> i64 {
+    if base <= 0 {
+        return 0;
+    }
+    let exp = (n.max(1) - 1).min(20) as u32;
+    let raw = (base as f64) * f64::from(2u32.pow(exp));
+    let jitter = 0.8 + fastrand::f64() * 0.4;
+    ((raw * jitter).round() as i64).clamp(1, 3600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    fn src(pairs: &[(&str, Value)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_prestashop_strings() {
+        assert!(!real_time(&Defaults).unwrap());
+        assert_eq!(max_orders(&Defaults).unwrap(), 100);
+        let s = src(&[
+            (REAL_TIME, json!("1")),
+            (MAX_ORDERS, json!("250")),
+            (SHIPPED, json!("[4, \"5\"]")),
+        ]);
+        assert!(real_time(&s).unwrap());
+        assert_eq!(max_orders(&s).unwrap(), 250);
+        assert_eq!(state_list(&s, SHIPPED).unwrap(), vec![4, 5]);
+        let native = src(&[(CANCELLED, json!([6])), (TIME_SHIFT, json!(0))]);
+        assert_eq!(state_list(&native, CANCELLED).unwrap(), vec![6]);
+        assert_eq!(time_shift_minutes(&native).unwrap(), 0);
+    }
+
+    #[test]
+    fn malformed_values_name_the_setting() {
+        let s = src(&[
+            (SHIPPED, json!("4,5")),
+            (MAX_ORDERS, json!("lots")),
+            (REFUNDED, json!("[\"x\"]")),
+        ]);
+        assert!(state_list(&s, SHIPPED)
+            .unwrap_err()
+            .message()
+            .contains(SHIPPED));
+        assert!(max_orders(&s).unwrap_err().message().contains(MAX_ORDERS));
+        assert!(state_list(&s, REFUNDED).is_err());
+    }
+
+    #[test]
+    fn retry_delay_grows_and_is_capped() {
+        for _ in 0..100 {
+            let d1 = retry_delay_for(60, 1);
+            assert!((48..=72).contains(&d1));
+            let d3 = retry_delay_for(60, 3);
+            assert!((192..=288).contains(&d3));
+            assert_eq!(retry_delay_for(60, 30), 3600.min(retry_delay_for(60, 30)));
+            assert!(retry_delay_for(60, 30) <= 3600);
+        }
+        assert_eq!(retry_delay_for(0, 4), 0);
+    }
+}

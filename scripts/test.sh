@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust core and sandbox (cargo test), then the PHPUnit
+# suites with the real extension loaded, against the real sandbox.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "==> cargo test (core, sandbox)"
+cargo test --release --workspace --quiet
+
+echo "==> PHPUnit (extension loaded in PHP ${PHP_VERSION:-$(php -r 'echo PHP_VERSION;')})"
+bash tests/php/run.sh

@@ -1,0 +1,60 @@
+//! `shoppingfeed_sync`: the PHP extension.
+//!
+//! This crate is the thin binding between PHP and the PHP-free core
+//! (`core/`, crate `sfsync_core`): it registers the classes, INI settings and
+//! exceptions, translates conveyors into core requests and core errors into
+//! PHP exceptions. The PHP lifecycle (startup, phpinfo) lives in this file;
+//! one file per PHP class under `php/`.
+
+#![cfg_attr(windows, feature(abi_vectorcall))]
+
+mod php;
+
+use ext_php_rs::prelude::*;
+use ext_php_rs::zend::ModuleEntry;
+use ext_php_rs::{info_table_end, info_table_row, info_table_start};
+
+/// MINIT: INI entries and exception classes. Nothing here starts a thread or
+/// opens a file: PHP-FPM forks its workers after this runs.
+pub fn startup(_ty: i32, module_number: i32) -> i32 {
+    // A panic must not unwind into the engine (this function is called
+    // from C): report a failed startup instead.
+    let result = std::panic::catch_unwind(|| {
+        php::ini::register(module_number);
+        php::exceptions::register()
+    });
+    match result {
+        Ok(Ok(())) => 0,
+        _ => -1,
+    }
+}
+
+/// `phpinfo()` / `php --ri shoppingfeed_sync`. Shows where the queue lives
+/// and which API it talks to; the token is never an INI setting, so it can
+/// not appear here.
+extern "C" fn module_info(_module: *mut ModuleEntry) {
+    info_table_start!();
+    info_table_row!("shoppingfeed_sync support", "enabled");
+    info_table_row!("version", env!("CARGO_PKG_VERSION"));
+    info_table_row!("queue store", "SQLite (bundled) WAL");
+    info_table_row!(
+        "HTTP client",
+        "reqwest + rustls, tokio current-thread (lazy)"
+    );
+    info_table_end!();
+    // The INI values (database, api_url, timeout_ms) are printed by PHP's own
+    // INI table below this one.
+    unsafe { php::ini::display(_module) };
+}
+
+#[php_module]
+#[php(startup = "startup")]
+pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    module
+        .name("shoppingfeed_sync")
+        .version(env!("CARGO_PKG_VERSION"))
+        .info_function(module_info)
+        .class::<php::order::ShoppingfeedOrder>()
+        .class::<php::actions::SyncActions>()
+        .class::<php::actions::StatusActions>()
+}

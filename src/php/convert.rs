@@ -1,0 +1,262 @@
+//! PHP values <-> core types: snapshots as JSON, conveyor keys, queue rows
+//! as the arrays `ShoppingfeedOrder::find()` returns.
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::flags::DataType;
+use ext_php_rs::types::{ArrayKey, ZendHashTable, Zval};
+use serde_json::{Map, Number, Value};
+use sfsync_core::model::Row;
+use sfsync_core::time::format_datetime;
+use sfsync_core::Error;
+
+/// Nesting accepted in a snapshot: a snapshot is flat but for `refund`.
+const MAX_DEPTH: usize = 16;
+
+/// A PHP value as JSON. `path` names the value in error messages
+/// (`order.refund.products`).
+pub fn to_json(zv: &Zval, path: &str, depth: usize) -> Result<Value, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::input(format!(
+            "{path} is nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    let zv = zv.dereference();
+    Ok(match zv.get_type() {
+        DataType::Null | DataType::Undef => Value::Null,
+        DataType::False => Value::Bool(false),
+        DataType::True => Value::Bool(true),
+        DataType::Bool => Value::Bool(zv.bool().unwrap_or(false)),
+        DataType::Long => Value::from(zv.long().unwrap_or(0)),
+        DataType::Double => {
+            let f = zv.double().unwrap_or(f64::NAN);
+            Value::Number(
+                Number::from_f64(f)
+                    .ok_or_else(|| Error::input(format!("{path} is not a finite number")))?,
+            )
+        }
+        DataType::String => Value::String(
+            zv.str()
+                .ok_or_else(|| Error::input(format!("{path} is not valid UTF-8")))?
+                .to_string(),
+        ),
+        DataType::Array => {
+            let ht = zv
+                .array()
+                .ok_or_else(|| Error::input(format!("{path} is unreadable")))?;
+            array_to_json(ht, path, depth)?
+        }
+        other => {
+            return Err(Error::input(format!(
+                "{path} must hold only scalars and arrays, got {other}"
+            )))
+        }
+    })
+}
+
+fn array_to_json(ht: &ZendHashTable, path: &str, depth: usize) -> Result<Value, Error> {
+    if ht.has_sequential_keys() {
+        let mut out = Vec::with_capacity(ht.len());
+        for (i, v) in ht.values().enumerate() {
+            out.push(to_json(v, &format!("{path}.{i}"), depth + 1)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    let mut out = Map::new();
+    for (k, v) in ht.iter() {
+        let key = match k {
+            ArrayKey::Long(i) => i.to_string(),
+            ArrayKey::String(s) => s,
+            ArrayKey::Str(s) => s.to_string(),
+            ArrayKey::ZendString(_) => {
+                return Err(Error::input(format!("{path} has an unreadable key")))
+            }
+        };
+        let child = to_json(v, &format!("{path}.{key}"), depth + 1)?;
+        out.insert(key, child);
+    }
+    Ok(Value::Object(out))
+}
+
+/// JSON as a PHP value: objects become associative arrays (keys that are
+/// canonical integers become integer keys, as PHP itself would store them).
+pub fn from_json(v: &Value) -> Zval {
+    let mut zv = Zval::new();
+    match v {
+        Value::Null => zv.set_null(),
+        Value::Bool(b) => zv.set_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => zv.set_long(i),
+            None => zv.set_double(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => {
+            let _ = zv.set_string(s, false);
+        }
+        Value::Array(items) => {
+            let mut ht = ZendHashTable::with_capacity(items.len() as u32);
+            for item in items {
+                let _ = ht.push(from_json(item));
+            }
+            zv.set_hashtable(ht);
+        }
+        Value::Object(map) => {
+            let mut ht = ZendHashTable::with_capacity(map.len() as u32);
+            for (k, item) in map {
+                let _ = match canonical_int(k) {
+                    Some(i) => ht.insert_at_index(i, from_json(item)),
+                    None => ht.insert(k.as_str(), from_json(item)),
+                };
+            }
+            zv.set_hashtable(ht);
+        }
+    }
+    zv
+}
+
+fn canonical_int(k: &str) -> Option<i64> {
+    let digits = k.strip_prefix('-').unwrap_or(k);
+    if digits.is_empty() || digits.len() > 18 || (digits.len() > 1 && digits.starts_with('0')) {
+        return None;
+    }
+    if k == "-0" || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    k.parse().ok()
+}
+
+/// A required positive id from the conveyor: an int, or a decimal string
+/// (PrestaShop often hands ids as strings).
+pub fn id(conveyor: &ZendHashTable, key: &str) -> Result<i64, Error> {
+    let zv = conveyor
+        .get(key)
+        .ok_or_else(|| Error::input(format!("conveyor key '{key}' is missing")))?;
+    id_value(zv.dereference(), key)
+}
+
+pub fn id_value(zv: &Zval, key: &str) -> Result<i64, Error> {
+    let n = match zv.get_type() {
+        DataType::Long => zv.long(),
+        DataType::String => zv.str().and_then(|s| {
+            (!s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<i64>().ok())
+                .flatten()
+        }),
+        _ => None,
+    };
+    match n {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(Error::input(format!(
+            "conveyor key '{key}' must be a positive integer, got {}",
+            describe(zv)
+        ))),
+    }
+}
+
+/// A required string from the conveyor.
+pub fn string(conveyor: &ZendHashTable, key: &str) -> Result<String, Error> {
+    let zv = conveyor
+        .get(key)
+        .ok_or_else(|| Error::input(format!("conveyor key '{key}' is missing")))?
+        .dereference();
+    if zv.get_type() != DataType::String {
+        return Err(Error::input(format!(
+            "conveyor key '{key}' must be a string, got {}",
+            describe(zv)
+        )));
+    }
+    zv.str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::input(format!("conveyor key '{key}' is not valid UTF-8")))
+}
+
+/// A short description of a value for error messages (never its content:
+/// it might be a secret).
+pub fn describe(zv: &Zval) -> &'static str {
+    match zv.get_type() {
+        DataType::Null | DataType::Undef => "null",
+        DataType::False | DataType::True | DataType::Bool => "bool",
+        DataType::Long => "int",
+        DataType::Double => "float",
+        DataType::String => "string",
+        DataType::Array => "array",
+        DataType::Object(_) => "object",
+        _ => "another type",
+    }
+}
+
+/// A queue row as PHP sees it (the keys of the contract).
+pub fn row_to_php(row: &Row) -> Zval {
+    let mut ht = ZendHashTable::with_capacity(16);
+    let opt = |s: &Option<String>| -> Zval {
+        let mut zv = Zval::new();
+        match s {
+            Some(s) => {
+                let _ = zv.set_string(s, false);
+            }
+            None => zv.set_null(),
+        }
+        zv
+    };
+    let _ = ht.insert("id_shoppingfeed_order", row.id);
+    let _ = ht.insert("id_order", row.id_order);
+    let _ = ht.insert("id_shop", row.id_shop);
+    let _ = ht.insert("action", row.action.as_str());
+    let _ = ht.insert("state", row.state.as_str());
+    let _ = ht.insert(
+        "operation",
+        opt(&row.operation.map(|o| o.as_str().to_string())),
+    );
+    let payload = match &row.payload {
+        Value::Object(_) => from_json(&row.payload),
+        _ => {
+            let mut zv = Zval::new();
+            zv.set_hashtable(ZendHashTable::new());
+            zv
+        }
+    };
+    let _ = ht.insert("payload", payload);
+    let _ = ht.insert("batch_id", opt(&row.batch_id));
+    let _ = ht.insert("ticket_id", opt(&row.ticket_id));
+    let _ = ht.insert("attempts", row.attempts);
+    let _ = ht.insert("failures", row.failures);
+    let _ = ht.insert("last_error", opt(&row.last_error));
+    let _ = ht.insert("update_at", format_datetime(row.update_at));
+    let _ = ht.insert("date_add", format_datetime(row.date_add));
+    let _ = ht.insert("date_upd", format_datetime(row.date_upd));
+    let mut zv = Zval::new();
+    zv.set_hashtable(ht);
+    zv
+}
+
+pub fn rows_to_php(rows: &[Row]) -> ZBox<ZendHashTable> {
+    let mut ht = ZendHashTable::with_capacity(rows.len() as u32);
+    for row in rows {
+        let _ = ht.push(row_to_php(row));
+    }
+    ht
+}
+
+/// Row ids from a list of rows (arrays with `id_shoppingfeed_order`) or of
+/// plain ids, as found in the conveyor's `batch` and `operations`.
+pub fn row_ids(list: &Zval, key: &str) -> Result<Vec<i64>, Error> {
+    let ht = list
+        .dereference()
+        .array()
+        .ok_or_else(|| Error::input(format!("conveyor key '{key}' must be an array of rows")))?;
+    let mut ids = Vec::with_capacity(ht.len());
+    for item in ht.values() {
+        let item = item.dereference();
+        let id = match item.array() {
+            Some(row) => row
+                .get("id_shoppingfeed_order")
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "conveyor key '{key}' holds a row without id_shoppingfeed_order"
+                    ))
+                })
+                .and_then(|v| id_value(v.dereference(), "id_shoppingfeed_order"))?,
+            None => id_value(item, key)?,
+        };
+        ids.push(id);
+    }
+    Ok(ids)
+}

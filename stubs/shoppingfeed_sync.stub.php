@@ -1,0 +1,252 @@
+<?php
+/**
+ * Stubs of the PHP extension "shoppingfeed_sync" (hand-written; for IDEs and
+ * static analysis; never include this file when the extension is loaded).
+ *
+ * The extension gives PrestaShop's Shopping Feed module a native order-status
+ * synchronization: a durable queue of order updates (SQLite), the classlib
+ * Actions that save, claim, prepare, send and check them, and a Shopping Feed
+ * API client (bulk operations, tickets, retries with backoff).
+ *
+ * Version: phpversion('shoppingfeed_sync').
+ *
+ * INI settings (all PHP_INI_ALL, so ini_set() works):
+ *
+ * - shoppingfeed_sync.database    the queue: a SQLite file path (its directory
+ *                                 is created if missing; an unwritable place
+ *                                 raises ShoppingfeedSyncException naming this
+ *                                 setting). Default /var/lib/shoppingfeed_sync/queue.sqlite
+ * - shoppingfeed_sync.api_url     Shopping Feed API base URL. https:// only,
+ *                                 except http:// for loopback hosts (tests, the
+ *                                 local sandbox). Default https://api.shopping-feed.com
+ * - shoppingfeed_sync.timeout_ms  one HTTP request's time limit, in
+ *                                 milliseconds. Default 3000
+ *
+ * Settings (conveyor 'settings', then Configuration::get($name, null, null, $idShop)
+ * when the class Configuration exists, then the default):
+ *
+ * - SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION  real-time instead of batch (false)
+ * - SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS    rows claimed by one getBatch (100)
+ * - SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT    minutes a shipped update waits (5)
+ * - SHOPPINGFEED_SHIPPED_ORDERS             JSON array of state ids meaning ship ([])
+ * - SHOPPINGFEED_CANCELLED_ORDERS           ... cancel ([])
+ * - SHOPPINGFEED_REFUNDED_ORDERS            ... refund ([])
+ * - SHOPPINGFEED_DELIVERED_ORDERS           ... deliver ([])
+ * - SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS  order-specific failures before STATE_FAILED (5)
+ * - SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY   seconds; n-th retry waits DELAY x 2^(n-1), +-20 %, max 3600 (60)
+ * - SHOPPINGFEED_ORDER_STATUS_LEASE_TIME    seconds a claim lasts (300)
+ *
+ * The conveyor (classlib's array handed from action to action):
+ *
+ * - id_order               int > 0 (or a decimal string), saveOrder
+ * - id_shop                int > 0 (or a decimal string)
+ * - order_action           an ACTION_* constant or a subclass's own action
+ *                          (upper-case letters, digits and '_', 1 to 64 characters)
+ * - order                  the order snapshot (saveOrder): id_internal_shoppingfeed,
+ *                          or reference + marketplace; id_order_state; carrier,
+ *                          tracking_number, tracking_url; reason; refund
+ * - token                  Shopping Feed API token (API steps; never in a message)
+ * - shoppingfeed_store_id  Shopping Feed store id, int (API steps)
+ * - settings               optional overrides of the settings, keyed by name
+ *
+ * Set by the extension:
+ *
+ * - id_shoppingfeed_order  saveOrder: the id of the saved row
+ * - claim                  getBatch: the lease token of the claimed rows; the
+ *                          later steps only touch rows of that claim
+ * - batch                  getBatch: the claimed rows (arrays as from ShoppingfeedOrder::find())
+ * - operations             prepareBatch: operation name => list of rows
+ * - sent, succeeded, pending   lists of row ids
+ * - failed                 list of rows (as from find()) that reached STATE_FAILED in this call
+ * - errors                 list of messages
+ *   (each step appends to these report lists when they already exist)
+ */
+
+/**
+ * Constants and queue inspection.
+ */
+final class ShoppingfeedOrder
+{
+    /** Send the order's new status to Shopping Feed. */
+    public const ACTION_SYNC_STATUS = 'SYNC_STATUS';
+    /** Internal stage: the status was sent, its ticket is to be read. */
+    public const ACTION_CHECK_TICKET_SYNC_STATUS = 'CHECK_TICKET_SYNC_STATUS';
+
+    /** Waiting to be sent (maybe not yet due). */
+    public const STATE_PENDING = 'pending';
+    /** Accepted by the API, ticket not final yet. */
+    public const STATE_SENT = 'sent';
+    /** Ticket succeeded (or was canceled by the API), or nothing had to be sent. */
+    public const STATE_DONE = 'done';
+    /** Gave up: final failure, kept for the merchant. */
+    public const STATE_FAILED = 'failed';
+
+    /**
+     * Every queue row of one PrestaShop order, oldest first.
+     *
+     * A row: id_shoppingfeed_order, id_order, id_shop (ints), action, state,
+     * operation (ship|cancel|refund|deliver|null), payload (array), batch_id,
+     * ticket_id, attempts, failures (ints), last_error, update_at, date_add,
+     * date_upd ('Y-m-d H:i:s', UTC).
+     *
+     * @return list<array<string, mixed>>
+     *
+     * @throws ShoppingfeedSyncException for a negative id or an unusable database
+     */
+    public static function find(int $idOrder): array {}
+
+    /**
+     * Row counts of one shop (every action), keyed by STATE_*, zeros included.
+     *
+     * @return array{pending: int, sent: int, done: int, failed: int}
+     *
+     * @throws ShoppingfeedSyncException
+     */
+    public static function counts(int $idShop): array {}
+
+    /**
+     * Puts failed rows of a shop (all, or those of the given orders) back to
+     * pending, with attempts and failures reset to 0.
+     *
+     * @param int[]|null $idOrders
+     *
+     * @return int how many rows
+     *
+     * @throws ShoppingfeedSyncException
+     */
+    public static function retryFailed(int $idShop, ?array $idOrders = null): int {}
+
+    /**
+     * Deletes the done rows whose last change is older than $days days.
+     *
+     * @return int how many rows
+     *
+     * @throws ShoppingfeedSyncException for a negative number of days
+     */
+    public static function purge(int $days): int {}
+}
+
+/**
+ * classlib Actions saving and retrieving order updates. Extend it for every
+ * synchronizable field (ShoppingfeedOrderSync[Field]Actions, with an action
+ * of its own and its own prepareBatch/sendBatch): the base class calls the
+ * subclass's methods through PHP, in real-time mode too.
+ */
+abstract class ShoppingfeedOrderSyncActions
+{
+    public function __construct() {}
+
+    /**
+     * Replaces the conveyor.
+     *
+     * @return static $this
+     */
+    public function setConveyor(array $conveyor): static {}
+
+    public function getConveyor(): array {}
+
+    /**
+     * classlib compatibility (the model is usually null).
+     *
+     * @param mixed $model
+     *
+     * @return static $this
+     */
+    public function setModelObject($model): static {}
+
+    /**
+     * Calls another action method of this object ($this->$action()).
+     */
+    public function forward(string $action): bool {}
+
+    /**
+     * Saves one order update in the queue (durable when it returns true);
+     * replaces the snapshot of a pending row of the same order and action.
+     * In real-time mode (and with token and shoppingfeed_store_id) it then
+     * runs $this->getBatch(), prepareBatch(), sendBatch() for that row only,
+     * with at most one HTTP attempt; API trouble leaves the row queued and
+     * still returns true. Sets the conveyor's id_shoppingfeed_order.
+     *
+     * @throws ShoppingfeedSyncException for bad input (the message names the key or setting)
+     */
+    public function saveOrder(): bool {}
+
+    /**
+     * Claims the due rows of the conveyor's shop and order_action, oldest
+     * first, up to SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS, leased for
+     * SHOPPINGFEED_ORDER_STATUS_LEASE_TIME seconds. Sets batch and claim.
+     *
+     * @return bool false when nothing is due
+     *
+     * @throws ShoppingfeedSyncException
+     */
+    public function getBatch(): bool {}
+
+    /**
+     * Settles rows of the current claim: STATE_DONE, STATE_PENDING (a retry:
+     * attempts + 1 and the retry delay; with $orderFailure also failures + 1,
+     * and STATE_FAILED once failures reach the limit) or STATE_FAILED.
+     * Releases their claim.
+     *
+     * @param int[] $ids row ids (id_shoppingfeed_order)
+     *
+     * @return int how many rows changed
+     *
+     * @throws ShoppingfeedSyncException
+     */
+    public function settle(array $ids, string $state, ?string $message = null, bool $orderFailure = false): int {}
+}
+
+/**
+ * The order-status field: ShoppingfeedOrder::ACTION_SYNC_STATUS.
+ *
+ * Cron chains: send = getBatch, prepareBatch, sendBatch (order_action
+ * SYNC_STATUS); check = getBatch, checkTickets (order_action
+ * CHECK_TICKET_SYNC_STATUS).
+ */
+class ShoppingfeedOrderSyncStatusActions extends ShoppingfeedOrderSyncActions
+{
+    /**
+     * Maps each claimed row's id_order_state to a Shopping Feed operation
+     * (ship, cancel, refund, deliver) through the four state lists; a state
+     * in none of them settles the row as done. Sets operations.
+     *
+     * @throws ShoppingfeedSyncException for a malformed state list
+     */
+    public function prepareBatch(): bool {}
+
+    /**
+     * Sends the operations (one request per operation, at most 100 orders
+     * each) and records the batch ids; a 202 moves the rows to
+     * CHECK_TICKET_SYNC_STATUS / STATE_SENT.
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token (401/403): the claims are released
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function sendBatch(): bool {}
+
+    /**
+     * Reads the tickets of the claimed CHECK_TICKET rows by batch id and
+     * settles each row (succeed/canceled: done; failed: retry, then
+     * STATE_FAILED; scheduled/running: left as is; unknown batch: retry).
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function checkTickets(): bool {}
+}
+
+/**
+ * Bad input or configuration (the message names the conveyor key, setting or
+ * INI entry). Never contains the API token.
+ */
+class ShoppingfeedSyncException extends RuntimeException
+{
+}
+
+/**
+ * An API failure that stops a run (for example a rejected token).
+ */
+class ShoppingfeedApiException extends ShoppingfeedSyncException
+{
+}
