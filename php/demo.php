@@ -7,15 +7,17 @@
  *
  * Without SANDBOX_URL it starts target/release/sf-sandbox (or
  * $SHOPPINGFEED_SANDBOX_BIN) itself on a free port and stops it at the end.
- * DATABASE defaults to a new file in the system's temp dir (an existing file
- * is refused: the demo needs an empty queue). A given sandbox is reset.
+ * DATABASE defaults to a new file in the system's temp dir, removed at the
+ * end (an existing file is refused: the demo needs an empty queue). A given
+ * sandbox is reset.
  *
  * The mix: ship / cancel / refund / deliver updates, two thirds named by
  * Shopping Feed's internal id and one third by the legacy reference +
  * marketplace; five shipments without a tracking number and two refunds the
  * marketplace refuses (their tickets fail: retried once, then given up);
  * one update whose state is in no list (settled without any call). Tickets
- * take 1.2 s to become final, so several cron passes are needed.
+ * take a while to become final (the sandbox's --ticket-delay-ms, else
+ * 1.2 s), so several cron passes are needed.
  */
 
 if (!extension_loaded('shoppingfeed_sync')) {
@@ -93,6 +95,14 @@ function demo_line(string $text = ''): void
 
 $sandboxUrl = isset($argv[1]) && $argv[1] !== '' ? rtrim($argv[1], '/') : demo_start_sandbox();
 $database = $argv[2] ?? sys_get_temp_dir() . '/shoppingfeed-sync-demo-' . getmypid() . '.sqlite';
+if (!isset($argv[2])) {
+    // A queue the demo chose itself is removed at the end.
+    register_shutdown_function(static function () use ($database) {
+        foreach (['', '-wal', '-shm', '-journal'] as $suffix) {
+            @unlink($database . $suffix);
+        }
+    });
+}
 if (file_exists($database) && filesize($database) > 0) {
     fwrite(STDERR, "demo: $database already exists; give the path of a new file\n");
     exit(2);
@@ -136,8 +146,12 @@ for ($i = 1; $i <= DEMO_ORDERS; $i++) {
     $plan[$i] = ['kind' => $kind, 'snapshot' => $snapshot, 'key' => $key];
 }
 
+// Keep the latency and ticket delay the sandbox was started with (if any), reset the rest.
+$given = demo_http('GET', $sandboxUrl . '/_sandbox/config');
+$ticketDelay = !empty($given['ticket_delay_ms']) ? (int) $given['ticket_delay_ms'] : DEMO_TICKET_DELAY_MS;
+$latency = (int) ($given['latency_ms'] ?? 0);
 demo_http('POST', $sandboxUrl . '/_sandbox/reset');
-demo_http('POST', $sandboxUrl . '/_sandbox/config', ['ticket_delay_ms' => DEMO_TICKET_DELAY_MS, 'fail_orders' => (object) $refused]);
+demo_http('POST', $sandboxUrl . '/_sandbox/config', ['ticket_delay_ms' => $ticketDelay, 'latency_ms' => $latency, 'fail_orders' => (object) $refused]);
 
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_SYNC_ENABLED', '1');
 Configuration::set('SHOPPINGFEED_AUTH_TOKEN', DEMO_TOKEN);
@@ -152,7 +166,7 @@ Configuration::set('SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS', '2'); // then give 
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS', '100');
 
 demo_line('Shopping Feed order sync demo (shoppingfeed_sync ' . phpversion('shoppingfeed_sync') . ')');
-demo_line("  sandbox:  $sandboxUrl (tickets final after " . DEMO_TICKET_DELAY_MS . ' ms)');
+demo_line("  sandbox:  $sandboxUrl (tickets final after $ticketDelay ms, latency $latency ms)");
 demo_line("  queue:    $database");
 demo_line();
 
@@ -204,13 +218,14 @@ for ($pass = 1; $pass <= 40; $pass++) {
     $counts = ShoppingfeedOrder::counts(DEMO_SHOP);
     $stats = demo_http('GET', $sandboxUrl . '/_sandbox/stats');
     printf(
-        "pass %2d: checked %3d tickets -> %3d done, %2d to retry, %2d failed | sent %3d updates | %3d HTTP requests | queue: %3d pending, %3d sent, %3d done, %2d failed\n",
+        "pass %2d: tickets read %3d -> %3d done, %2d retry, %2d given up | sent %3d, %d done without a ticket | %2d HTTP requests | queue: %3d pending, %3d sent, %3d done, %2d failed\n",
         $pass,
         $shop['checked'],
-        $shop['succeeded'],
+        $shop['succeeded'] - $shop['done_at_send'],
         $shop['pending'],
         $shop['failed'],
         $shop['sent'],
+        $shop['done_at_send'],
         $stats['requests'] - $requestsBefore,
         $counts['pending'],
         $counts['sent'],

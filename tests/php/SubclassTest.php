@@ -44,6 +44,7 @@ final class SubclassTest extends SyncTestCase
     public function testTheSubclassIsAShoppingfeedOrderSyncActions(): void
     {
         $actions = new ShoppingfeedOrderSyncCarrierActions();
+        $this->assertSame(ShoppingfeedOrderSyncCarrierActions::class, get_class($actions), 'new of a PHP subclass gives an object of that subclass');
         $this->assertInstanceOf(ShoppingfeedOrderSyncActions::class, $actions);
         $this->assertSame($actions, $actions->setConveyor(['a' => 1]), 'setConveyor returns $this');
         $this->assertSame($actions, $actions->setModelObject(null), 'setModelObject returns $this');

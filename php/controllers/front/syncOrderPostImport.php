@@ -15,9 +15,11 @@
  * next shop is processed. Rows that reached STATE_FAILED in this run are
  * mailed to the merchant once per run (Mail::Send, template order-sync-failed).
  *
- * processCron() returns a JSON-able summary: per shop the numbers of rows
- * sent, succeeded, failed, pending (retried later) and errors, the iterations
- * of the chains, and a status (done / skipped / disabled / error / out_of_time).
+ * processCron() returns a JSON-able summary: per shop (and per action) the
+ * numbers of rows sent, succeeded (done_at_send of them without a ticket:
+ * a state in no list, or ignored by the API), failed, pending (retried
+ * later), checked (tickets read), errors, the iterations of the chains, and
+ * a status (done / skipped / disabled / error / out_of_time).
  *
  * $data keys read: 'shops' (list of shop ids, default every active shop),
  * 'time_budget' (seconds).
@@ -211,8 +213,9 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
         $checkAction = isset($actionData['check_action']) ? (string) $actionData['check_action'] : 'CHECK_TICKET_' . $action;
         $className = 'ShoppingfeedOrderSync' . $suffix;
 
-        // Tickets first, repeated while it settles rows (or meets rows it did not see yet).
-        $seen = [];
+        // Tickets first, repeated while it settles rows: a chain that settles
+        // nothing met only tickets still scheduled/running (released at once by
+        // the extension); reading them again in this run would be wasted.
         for ($i = 0; $i < self::MAX_CHAIN_RUNS; $i++) {
             if ($this->isOutOfTime()) {
                 break;
@@ -225,9 +228,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             }
             $stats['iterations']++;
             $stats['checked'] += count($batch);
-            $settled = $this->collect($conveyor, $stats, $messages);
-            $new = $this->markSeen($batch, $seen);
-            if ($settled === 0 && !$new) {
+            if ($this->collect($conveyor, $stats, $messages) === 0) {
                 break;
             }
         }
@@ -246,6 +247,8 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             }
             $stats['iterations']++;
             $this->collect($conveyor, $stats, $messages);
+            // Rows done without a ticket: a state in no list, or an order the API reported as ignored.
+            $stats['done_at_send'] += isset($conveyor['succeeded']) && is_array($conveyor['succeeded']) ? count($conveyor['succeeded']) : 0;
             if (!$this->markSeen($batch, $seen)) {
                 break; // the same rows again: nothing more to gain in this run
             }
@@ -395,6 +398,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             'pending' => 0,
             'errors' => 0,
             'checked' => 0,
+            'done_at_send' => 0,
             'iterations' => 0,
         ];
     }

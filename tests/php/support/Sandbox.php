@@ -88,6 +88,12 @@ final class Sandbox
 
     public static function config(array $config): array
     {
+        foreach (['fail_orders', 'cancel_orders', 'reject_orders'] as $map) {
+            if (isset($config[$map]) && $config[$map] === []) {
+                $config[$map] = new stdClass(); // a JSON object, not []
+            }
+        }
+
         return self::request('POST', '/_sandbox/config', $config);
     }
 
@@ -169,7 +175,7 @@ final class Sandbox
     /**
      * @return array decoded JSON answer
      */
-    public static function request(string $method, string $path, ?array $body = null): array
+    public static function request(string $method, string $path, $body = null): array
     {
         $ch = curl_init(self::url() . $path);
         $headers = ['Accept: application/json'];
