@@ -29,6 +29,14 @@ pub fn startup(_ty: i32, module_number: i32) -> i32 {
     }
 }
 
+/// RINIT: the class fixups (once per process; see php/class_fixups.rs).
+pub extern "C" fn request_startup(_ty: i32, _module_number: i32) -> i32 {
+    match std::panic::catch_unwind(php::class_fixups::apply) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
+}
+
 /// `phpinfo()` / `php --ri shoppingfeed_sync`. Shows where the queue lives
 /// and which API it talks to; the token is never an INI setting, so it can
 /// not appear here.
@@ -54,6 +62,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .name("shoppingfeed_sync")
         .version(env!("CARGO_PKG_VERSION"))
         .info_function(module_info)
+        .request_startup_function(request_startup)
         .class::<php::order::ShoppingfeedOrder>()
         .class::<php::actions::SyncActions>()
         .class::<php::actions::StatusActions>()

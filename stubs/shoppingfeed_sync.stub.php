@@ -81,6 +81,11 @@ final class ShoppingfeedOrder
     /** Gave up: final failure, kept for the merchant. */
     public const STATE_FAILED = 'failed';
 
+    /** A static utility class: not instantiable. */
+    private function __construct()
+    {
+    }
+
     /**
      * Every queue row of one PrestaShop order, oldest first.
      *

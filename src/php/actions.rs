@@ -288,8 +288,9 @@ pub fn save_order<T: RegisteredClass + HasState>(
             action,
             snapshot,
         };
-        let row_id = engine::save(&*store, &src, &req, time::now())?;
+        // Read before saving: a malformed setting must leave the queue untouched.
         let realtime = settings::real_time(&src)? && has_credentials(conveyor);
+        let row_id = engine::save(&*store, &src, &req, time::now())?;
         set(conveyor, "id_shoppingfeed_order", row_id);
         Ok((row_id, realtime))
     })?;

@@ -17,7 +17,6 @@ use sfsync_core::Error;
 #[php_class]
 #[php(name = "ShoppingfeedOrder")]
 #[php(flags = ClassFlags::Final)]
-#[derive(Default)]
 pub struct ShoppingfeedOrder;
 
 fn positive(value: i64, name: &str) -> Result<i64, Error> {

@@ -34,6 +34,22 @@
 //! - `shoppingfeed_order_state (state, id_shop)`: `counts()` (a covering
 //!   index), `retry_failed()` and `purge_done()`.
 //!
+//! The statements name their index (`INDEXED BY`): without `ANALYZE`
+//! statistics SQLite may otherwise prefer `(state, id_shop)` for a lookup by
+//! order, a full scan of the shop's rows. The hot statements also avoid
+//! `ORDER BY` (with a bound parameter in the `WHERE`, the bundled SQLite
+//! re-prepares such a statement at every new binding) and `RETURNING` (a
+//! temporary b-tree per call): `upsert_pending` is a `BEGIN IMMEDIATE`, one
+//! indexed `SELECT`, one `UPDATE` by rowid or one `INSERT`, and a `COMMIT`,
+//! all cached statements.
+//!
+//! # What each change does
+//!
+//! As documented on [`Change`]; every change sets `date_upd`, a claim does
+//! not. `Sent` also clears `ticket_id` (a ticket of an earlier batch is
+//! stale). `Failed` keeps the action (`retry_failed` moves it back to its
+//! base).
+//!
 //! # Superseded rows
 //!
 //! When a claimed row goes back to pending (`Retry`, or `Defer`/`Release` of
@@ -135,14 +151,16 @@ CREATE INDEX IF NOT EXISTS shoppingfeed_order_state
 PRAGMA user_version = 1;
 ";
 
+/// The unclaimed pending row(s) of (shop, order, action): normally at most
+/// one (see "Superseded rows"); should there be more, each gets the newest
+/// snapshot.
+const UPSERT_FIND: &str = "
+SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
+WHERE id_order = ?2 AND id_shop = ?1 AND action = ?3 AND state = 'pending' AND locked_by IS NULL";
+
 const UPSERT_UPDATE: &str = "
-UPDATE shoppingfeed_order SET payload = ?4, update_at = ?5, date_upd = ?6
-WHERE id_shoppingfeed_order = (
-    SELECT id_shoppingfeed_order FROM shoppingfeed_order
-    WHERE id_order = ?2 AND id_shop = ?1 AND action = ?3
-      AND state = 'pending' AND locked_by IS NULL
-    ORDER BY id_shoppingfeed_order DESC LIMIT 1)
-RETURNING id_shoppingfeed_order";
+UPDATE shoppingfeed_order SET payload = ?2, update_at = ?3, date_upd = ?4
+WHERE id_shoppingfeed_order = ?1";
 
 const UPSERT_INSERT: &str = "
 INSERT INTO shoppingfeed_order
@@ -152,7 +170,7 @@ VALUES (?2, ?1, ?3, 'pending', ?4, 0, 0, ?5, ?6, ?6)";
 const CLAIM: &str = concat!(
     "UPDATE shoppingfeed_order SET locked_by = ?1, locked_until = ?2
 WHERE id_shoppingfeed_order IN (
-    SELECT id_shoppingfeed_order FROM shoppingfeed_order
+    SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_claim
     WHERE id_shop = ?3 AND action = ?4 AND state IN ('pending', 'sent') AND update_at <= ?5
       AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ?5)
     ORDER BY update_at, id_shoppingfeed_order LIMIT ?6)
@@ -173,18 +191,18 @@ const GET: &str = concat!(
     "SELECT ",
     row_columns!(),
     " FROM shoppingfeed_order
-WHERE id_shoppingfeed_order IN (SELECT value FROM json_each(?1))
-ORDER BY id_shoppingfeed_order"
+WHERE id_shoppingfeed_order IN (SELECT value FROM json_each(?1))"
 );
 
 const FIND: &str = concat!(
     "SELECT ",
     row_columns!(),
-    " FROM shoppingfeed_order WHERE id_order = ?1 ORDER BY date_add, id_shoppingfeed_order"
+    " FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
+WHERE id_order = ?1 ORDER BY date_add, id_shoppingfeed_order"
 );
 
 const COUNTS: &str = "
-SELECT state, COUNT(*) FROM shoppingfeed_order
+SELECT state, COUNT(*) FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
 WHERE state IN ('pending', 'sent', 'done', 'failed') AND id_shop = ?1
 GROUP BY state";
 
@@ -226,21 +244,19 @@ WHERE id_shoppingfeed_order = ?1";
 /// its check action): an unclaimed pending row of the base action, or a
 /// newer live row.
 const SUPERSEDER: &str = "
-SELECT id_shoppingfeed_order FROM shoppingfeed_order
+SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
 WHERE id_order = ?1 AND id_shop = ?2 AND action IN (?3, ?4) AND id_shoppingfeed_order <> ?5
   AND ((state = 'pending' AND action = ?3 AND locked_by IS NULL)
-       OR (id_shoppingfeed_order > ?5 AND state IN ('pending', 'sent')))
-ORDER BY id_shoppingfeed_order DESC LIMIT 1";
+       OR (id_shoppingfeed_order > ?5 AND state IN ('pending', 'sent')))";
 
 const SUPERSEDE: &str = "
 UPDATE shoppingfeed_order SET state = 'done', last_error = ?2, date_upd = ?3
 WHERE id_shoppingfeed_order = ?1";
 
 const FAILED_ROWS: &str = "
-SELECT id_shoppingfeed_order, action FROM shoppingfeed_order
+SELECT id_shoppingfeed_order, action FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
 WHERE state = 'failed' AND id_shop = ?1
-  AND (?2 IS NULL OR id_order IN (SELECT value FROM json_each(?2)))
-ORDER BY id_shoppingfeed_order";
+  AND (?2 IS NULL OR id_order IN (SELECT value FROM json_each(?2)))";
 
 const RETRY_FAILED: &str = "
 UPDATE shoppingfeed_order
@@ -250,7 +266,7 @@ WHERE id_shoppingfeed_order = ?1";
 
 const PURGE: &str = "
 DELETE FROM shoppingfeed_order WHERE id_shoppingfeed_order IN (
-    SELECT id_shoppingfeed_order FROM shoppingfeed_order
+    SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
     WHERE state = 'done' AND date_upd < ?1 LIMIT ?2)";
 
 impl SqliteStore {
@@ -305,9 +321,10 @@ impl SqliteStore {
 
         // WAL is persistent in the file: switch only when needed (the switch
         // needs a lock that a concurrent opener may hold for a moment).
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .map_err(cannot_open)?;
+        let mode: String = retry_busy(busy_wait, || {
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        })
+        .map_err(cannot_open)?;
         if !mode.eq_ignore_ascii_case("wal") && !memory {
             let mode: String = retry_busy(busy_wait, || {
                 conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -334,9 +351,10 @@ impl SqliteStore {
             .map_err(cannot_open)?;
         }
 
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(cannot_open)?;
+        let version: i64 = retry_busy(busy_wait, || {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        })
+        .map_err(cannot_open)?;
         if version > SCHEMA_VERSION {
             return Err(Error::storage(format!(
                 "shoppingfeed_sync.database: {path} has schema version {version}, newer than this \
@@ -390,13 +408,16 @@ impl SqliteStore {
         }
         let base = model::base_action(&live.action);
         let check = model::check_action(base);
-        let newer: Option<i64> = self
-            .conn
-            .prepare_cached(SUPERSEDER)?
-            .query_row(params![live.id_order, live.id_shop, base, check, id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        // The newest such row (no ORDER BY: with one, SQLite re-prepares the
+        // statement at every new binding; there are only a few rows).
+        let mut newer: Option<i64> = None;
+        {
+            let mut stmt = self.conn.prepare_cached(SUPERSEDER)?;
+            let mut rows = stmt.query(params![live.id_order, live.id_shop, base, check, id])?;
+            while let Some(r) = rows.next()? {
+                newer = newer.max(Some(r.get(0)?));
+            }
+        }
         match newer {
             None => Ok(State::Pending),
             Some(n) => {
@@ -549,15 +570,34 @@ impl QueueStore for SqliteStore {
             ))
         })?;
         let tx = WriteTx::begin(&self.conn)?;
-        let updated: Option<i64> = self
-            .conn
-            .prepare_cached(UPSERT_UPDATE)?
-            .query_row(params![id_shop, id_order, action, text, due_at, now], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let id = match updated {
-            Some(id) => id,
+        // A SELECT then an UPDATE by rowid rather than one UPDATE ...
+        // RETURNING: RETURNING goes through a temporary b-tree whose page
+        // cache is allocated and freed at every call, which costs more than
+        // the second statement.
+        let mut found: Option<i64> = None;
+        let mut more: Vec<i64> = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(UPSERT_FIND)?;
+            let mut rows = stmt.query(params![id_shop, id_order, action])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                match found {
+                    None => found = Some(id),
+                    Some(prev) => {
+                        more.push(prev.min(id));
+                        found = Some(prev.max(id));
+                    }
+                }
+            }
+        }
+        let id = match found {
+            Some(id) => {
+                let mut stmt = self.conn.prepare_cached(UPSERT_UPDATE)?;
+                for row in more.iter().copied().chain([id]) {
+                    stmt.execute(params![row, text, due_at, now])?;
+                }
+                id
+            }
             None => {
                 self.conn
                     .prepare_cached(UPSERT_INSERT)?
@@ -603,7 +643,9 @@ impl QueueStore for SqliteStore {
         }
         let mut stmt = self.conn.prepare_cached(GET)?;
         let rows = stmt.query(params![json_ids(ids)?])?;
-        collect_rows(rows)
+        let mut rows = collect_rows(rows)?;
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
     }
 
     fn apply(

@@ -1,0 +1,61 @@
+<?php
+/**
+ * saveOrder in batch mode: N calls from PHP into a SQLite file, each timed.
+ *
+ *   php -d extension=... bench/save.php --impl=ext --n=100000 --db=/tmp/q.sqlite
+ *   php bench/save.php --impl=pdo --n=100000 --db=/tmp/q.sqlite [--sync=full]
+ *
+ * impl=ext: the extension (ShoppingfeedOrderSyncStatusActions::saveOrder);
+ * impl=pdo: the plain-PHP baseline (bench/baseline/PdoOrderQueue.php).
+ * Both read their settings through PrestaShop's Configuration (the
+ * standalone stand-in), as inside the merchant's request.
+ */
+require_once __DIR__ . '/lib.php';
+require_once dirname(__DIR__) . '/php/lib/standalone.php';
+require_once __DIR__ . '/baseline/PdoOrderQueue.php';
+
+$o = bench_opts($argv);
+$impl = $o['impl'] ?? 'ext';
+$n = (int) ($o['n'] ?? 100000);
+$db = (string) ($o['db'] ?? sys_get_temp_dir() . '/bench-save.sqlite');
+$first = (int) ($o['first'] ?? 1);
+foreach (bench_settings(5) as $k => $v) {
+    Configuration::set($k, $v);
+}
+
+if ($impl === 'ext') {
+    ini_set('shoppingfeed_sync.database', $db);
+    $save = static function (array $conveyor) {
+        $a = new ShoppingfeedOrderSyncStatusActions();
+        $a->setConveyor($conveyor);
+
+        return $a->saveOrder();
+    };
+} else {
+    $queue = new PdoOrderQueue($db, ($o['sync'] ?? 'normal') === 'full');
+    $save = static function (array $conveyor) use ($queue) {
+        return $queue->saveOrder($conveyor);
+    };
+}
+
+$times = [];
+$t0 = hrtime(true);
+for ($i = $first; $i < $first + $n; $i++) {
+    $conveyor = [
+        'id_order' => $i,
+        'id_shop' => BENCH_SHOP,
+        'order_action' => 'SYNC_STATUS',
+        'order' => bench_snapshot($i),
+    ];
+    $s = hrtime(true);
+    $ok = $save($conveyor);
+    $times[] = hrtime(true) - $s;
+    if ($ok !== true) {
+        fwrite(STDERR, "saveOrder returned false at $i\n");
+        exit(1);
+    }
+}
+$wall = (hrtime(true) - $t0) / 1e9;
+$stats = bench_stats($times);
+$stats['first_call_us'] = $times[0] / 1000;
+bench_result(['bench' => 'save', 'impl' => $impl, 'n' => $n, 'wall_s' => $wall, 'max_rss_kib' => bench_max_rss_kib()] + $stats);
