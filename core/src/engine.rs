@@ -186,9 +186,29 @@ pub fn prepare(
     let lists = StateLists::read(settings)?;
     let mut changes: Vec<(i64, Change)> = Vec::new();
     let mut mapped: Vec<(Operation, Row)> = Vec::new();
+    // Two rows of one order in one batch (a dead run's row whose lease ended
+    // beside the newer update saved since, or a failed row brought back by
+    // retryFailed): only the newest is sent, or the marketplace could end on
+    // the older status.
+    let mut newest: HashMap<(i64, i64, &str), i64> = HashMap::new();
+    for row in rows {
+        let key = (row.id_shop, row.id_order, model::base_action(&row.action));
+        let slot = newest.entry(key).or_insert(row.id);
+        *slot = (*slot).max(row.id);
+    }
     let mut seen = HashSet::new();
     for row in rows {
         if !seen.insert(row.id) {
+            continue;
+        }
+        let newer = newest[&(row.id_shop, row.id_order, model::base_action(&row.action))];
+        if newer != row.id {
+            changes.push((
+                row.id,
+                Change::Done {
+                    message: Some(format!("superseded by a newer update (row {newer})")),
+                },
+            ));
             continue;
         }
         let state = match model::order_state(&row.payload) {

@@ -444,6 +444,50 @@ fn prepare_maps_states_and_settles_unmapped_rows() {
     assert!(m.message().contains(settings::DELIVERED));
 }
 
+#[test]
+fn prepare_sends_only_the_newest_row_of_an_order() {
+    // A dead run left row A claimed; the merchant then cancelled the order
+    // (row B). Once A's lease ends, one claim holds both rows.
+    let e = env();
+    let s = settings_map(&[]);
+    let a = e.save(&s, 7, ship_snapshot(700));
+    let now = time::now();
+    let dead = e
+        .store
+        .claim(SHOP, SYNC, 10, now, now + 1, "dead-run", None)
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let mut cancel = ship_snapshot(700);
+    cancel["id_order_state"] = json!(6);
+    let b = e.save(&s, 7, cancel);
+    assert_ne!(
+        a, b,
+        "a claimed row is not overwritten: a new row is queued"
+    );
+    let claim = e
+        .store
+        .claim(SHOP, SYNC, 10, now + 5, now + 300, "next-run", None)
+        .unwrap();
+    assert_eq!(
+        sorted(claim.iter().map(|r| r.id).collect()),
+        sorted(vec![a, b])
+    );
+    let p = engine::prepare(&e.store, &s, &claim, Some("next-run"), now + 5).unwrap();
+    let sent: Vec<(Operation, i64)> = p
+        .operations
+        .iter()
+        .flat_map(|(op, rows)| rows.iter().map(move |r| (*op, r.id)))
+        .collect();
+    assert_eq!(sent, vec![(Operation::Cancel, b)]);
+    assert_eq!(p.report.succeeded, vec![a]);
+    let old = e.row(a);
+    assert_eq!(old.state, State::Done);
+    assert!(old
+        .last_error
+        .unwrap()
+        .contains(&format!("superseded by a newer update (row {b})")));
+}
+
 // ---- send -----------------------------------------------------------------
 
 #[test]

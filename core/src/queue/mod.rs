@@ -76,6 +76,7 @@ pub trait QueueStore {
     /// then id), leasing them to `claim` until `lease_until`. With `only`,
     /// claims at most that row (real-time mode). Atomic: two callers never
     /// get the same row.
+    #[allow(clippy::too_many_arguments)]
     fn claim(
         &self,
         id_shop: i64,
