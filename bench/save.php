@@ -5,6 +5,9 @@
  *   php -d extension=... bench/save.php --impl=ext --n=100000 --db=/tmp/q.sqlite
  *   php bench/save.php --impl=pdo --n=100000 --db=/tmp/q.sqlite [--sync=full]
  *
+ * The queued updates are due at once (SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT=0,
+ * or --time-shift=MINUTES): the drain benchmark sends them next.
+ *
  * impl=ext: the extension (ShoppingfeedOrderSyncStatusActions::saveOrder);
  * impl=pdo: the plain-PHP baseline (bench/baseline/PdoOrderQueue.php).
  * Both read their settings through PrestaShop's Configuration (the
@@ -19,7 +22,7 @@ $impl = $o['impl'] ?? 'ext';
 $n = (int) ($o['n'] ?? 100000);
 $db = (string) ($o['db'] ?? sys_get_temp_dir() . '/bench-save.sqlite');
 $first = (int) ($o['first'] ?? 1);
-foreach (bench_settings(5) as $k => $v) {
+foreach (bench_settings((int) ($o['time-shift'] ?? 0)) as $k => $v) {
     Configuration::set($k, $v);
 }
 

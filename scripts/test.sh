@@ -11,3 +11,6 @@ cargo test --release --workspace --quiet
 
 echo "==> PHPUnit (extension loaded in PHP ${PHP_VERSION:-$(php -r 'echo PHP_VERSION;')})"
 bash tests/php/run.sh
+
+echo "==> reliability suite (size: ${RELIABILITY_SIZE:-quick}; full size by hand: RELIABILITY_SIZE=full)"
+bash tests/reliability/run.sh

@@ -21,6 +21,10 @@
  *                                 local sandbox). Default https://api.shopping-feed.com
  * - shoppingfeed_sync.timeout_ms  one HTTP request's time limit, in
  *                                 milliseconds. Default 3000
+ * - shoppingfeed_sync.synchronous normal (default): a saved update survives a
+ *                                 killed or crashed process; full: it also
+ *                                 survives a power loss (an fsync per save:
+ *                                 several times slower saves). See docs/INI.md
  *
  * Settings (conveyor 'settings', then Configuration::get($name, null, null, $idShop)
  * when the class Configuration exists, then the default):

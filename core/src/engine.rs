@@ -2,20 +2,24 @@
 //! The binding calls one function per PHP method.
 //!
 //! Every step commits the rows' new state as soon as it knows it (one
-//! [`QueueStore::apply`] per API answer), so a kill loses at most the answers
-//! of the requests in flight: those rows keep their lease and come back when
-//! it ends. HTTP runs on the process's current-thread runtime
+//! [`QueueStore::apply`] per order request's answer; ticket reads that
+//! arrived together share one), so a kill loses at most the answers of the
+//! requests in flight: those rows keep their lease and come back when it
+//! ends. The next requests are started before those commits, so that the
+//! store's work overlaps the network. HTTP runs on the process's current-thread runtime
 //! ([`crate::runtime::block_on`]): requests of one step interleave on the PHP
 //! thread, and the (synchronous) store is called between their awaits.
 
 use crate::api::{Accepted, ApiError, Client, Ticket, MAX_IN_FLIGHT, MAX_ORDERS_PER_REQUEST};
 use crate::error::{redact, Error, Result};
+use crate::fasthash::{HashMap, HashSet};
 use crate::model::{self, Identifier, Operation, Row, State, CHECK_TICKET_PREFIX};
 use crate::queue::{Applied, Change, QueueStore};
 use crate::settings::{self, SettingsSource, StateLists};
 use futures_util::stream::{self, FuturesUnordered, StreamExt};
+use futures_util::FutureExt;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// How many times one request waits for a 429 and tries again (batch mode)
@@ -183,21 +187,34 @@ pub fn prepare(
     claim: Option<&str>,
     now: i64,
 ) -> Result<Prepared> {
+    prepare_owned(store, settings, rows.to_vec(), claim, now)
+}
+
+/// [`prepare`] taking the rows: those mapped to an operation are moved into
+/// [`Prepared::operations`], not copied.
+pub fn prepare_owned(
+    store: &dyn QueueStore,
+    settings: &dyn SettingsSource,
+    rows: Vec<Row>,
+    claim: Option<&str>,
+    now: i64,
+) -> Result<Prepared> {
     let lists = StateLists::read(settings)?;
     let mut changes: Vec<(i64, Change)> = Vec::new();
-    let mut mapped: Vec<(Operation, Row)> = Vec::new();
+    // (operation, index in `rows`)
+    let mut mapped: Vec<(Operation, usize)> = Vec::new();
     // Two rows of one order in one batch (a dead run's row whose lease ended
     // beside the newer update saved since, or a failed row brought back by
     // retryFailed): only the newest is sent, or the marketplace could end on
     // the older status.
-    let mut newest: HashMap<(i64, i64, &str), i64> = HashMap::new();
-    for row in rows {
+    let mut newest: HashMap<(i64, i64, &str), i64> = HashMap::default();
+    for row in &rows {
         let key = (row.id_shop, row.id_order, model::base_action(&row.action));
         let slot = newest.entry(key).or_insert(row.id);
         *slot = (*slot).max(row.id);
     }
-    let mut seen = HashSet::new();
-    for row in rows {
+    let mut seen = HashSet::default();
+    for (index, row) in rows.iter().enumerate() {
         if !seen.insert(row.id) {
             continue;
         }
@@ -235,9 +252,7 @@ pub fn prepare(
             Some(op) => match model::element(op, &row.payload) {
                 Ok(_) => {
                     changes.push((row.id, Change::SetOperation(Some(op))));
-                    let mut row = row.clone();
-                    row.operation = Some(op);
-                    mapped.push((op, row));
+                    mapped.push((op, index));
                 }
                 Err(e) => changes.push((
                     row.id,
@@ -252,6 +267,13 @@ pub fn prepare(
     if changes.is_empty() {
         return Ok(prepared);
     }
+    // One change per row: the rows of one operation side by side let the
+    // store record each operation in one statement (a stable sort: the other
+    // changes keep their order, first).
+    changes.sort_by_key(|(_, c)| match c {
+        Change::SetOperation(op) => op.map_or(1, |op| 2 + op as u8),
+        _ => 0,
+    });
     let applied = store.apply(&changes, claim, now)?;
     let states = last_states(&applied);
     for (id, change) in &changes {
@@ -261,12 +283,17 @@ pub fn prepare(
             _ => {}
         }
     }
-    for (op, row) in mapped {
+    let mut rows: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+    for (op, index) in mapped {
+        let Some(mut row) = rows[index].take() else {
+            continue;
+        };
         // A row no longer leased to this claim (its lease ended and another
         // run took it) is left to that run.
         if claim.is_some() && !states.contains_key(&row.id) {
             continue;
         }
+        row.operation = Some(op);
         prepared.operations.entry(op).or_default().push(row);
     }
     Ok(prepared)
@@ -357,7 +384,7 @@ pub fn send(
     let max_failures = settings::max_attempts(settings)?;
 
     // Elements first: a row whose snapshot cannot give one fails at once.
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut all_ids = Vec::new();
     let mut bad: Vec<(i64, Change)> = Vec::new();
     let mut jobs: VecDeque<Job> = VecDeque::new();
@@ -388,15 +415,17 @@ pub fn send(
                 )),
             }
         }
-        for chunk in entries.chunks(MAX_ORDERS_PER_REQUEST) {
+        // Requests of at most 100, the entries moved (not copied) into them.
+        while !entries.is_empty() {
+            let rest = entries.split_off(entries.len().min(MAX_ORDERS_PER_REQUEST));
             jobs.push_back(Job {
                 op: *op,
-                entries: chunk.to_vec(),
+                entries: std::mem::replace(&mut entries, rest),
             });
         }
     }
 
-    let mut settled: HashSet<i64> = HashSet::new();
+    let mut settled: HashSet<i64> = HashSet::default();
     if !bad.is_empty() {
         let applied = store.apply(&bad, claim, crate::time::now())?;
         record(&mut report, &bad, &applied);
@@ -409,34 +438,56 @@ pub fn send(
     let outcome: Result<()> = crate::runtime::block_on(async {
         let mut in_flight = FuturesUnordered::new();
         loop {
-            while in_flight.len() < MAX_IN_FLIGHT {
-                match jobs.pop_front() {
-                    Some(job) => in_flight.push(post_job(client, target, job)),
-                    None => break,
-                }
-            }
-            let Some((job, answer)) = in_flight.next().await else {
+            refill(&mut in_flight, &mut jobs, |job| {
+                post_job(client, target, job)
+            });
+            let Some(first) = in_flight.next().await else {
                 return Ok(());
             };
-            let now = crate::time::now();
-            let commit = match answer {
-                Ok(accepted) => accepted_changes(&job, &accepted, &target),
-                Err(ApiError::Unauthorized { status }) => {
-                    let msg = ApiError::Unauthorized { status }.message();
-                    return Err(Error::Auth(target.clean(&msg)));
+            // The answers already there, the window refilled as each is
+            // taken: the next requests are on the wire before these rows
+            // are committed (the store is synchronous and runs on this
+            // thread), so the commits overlap the network instead of
+            // delaying it. Each answer is then committed on its own.
+            let mut ready = vec![first];
+            loop {
+                refill(&mut in_flight, &mut jobs, |job| {
+                    post_job(client, target, job)
+                });
+                match in_flight.next().now_or_never() {
+                    Some(Some(answer)) => ready.push(answer),
+                    _ => break,
                 }
-                Err(err) => {
-                    let msg = target.clean(&err.message());
-                    report.errors.push(format!("{}: {msg}", job.op.as_str()));
-                    failed_request(&job, &err, &msg, &target, base_delay, max_failures, now)
-                }
-            };
-            if !commit.changes.is_empty() {
-                let applied = store.apply(&commit.changes, claim, now)?;
-                record(&mut report, &commit.changes, &applied);
-                settled.extend(commit.changes.iter().map(|(id, _)| *id));
             }
-            jobs.extend(commit.again);
+            let_requests_leave().await;
+            let now = crate::time::now();
+            let mut refused = None;
+            for (job, answer) in ready {
+                let commit = match answer {
+                    Ok(accepted) => accepted_changes(&job, &accepted, &target),
+                    Err(ApiError::Unauthorized { status }) => {
+                        refused = Some(status);
+                        continue;
+                    }
+                    Err(err) => {
+                        let msg = target.clean(&err.message());
+                        report.errors.push(format!("{}: {msg}", job.op.as_str()));
+                        failed_request(&job, &err, &msg, &target, base_delay, max_failures, now)
+                    }
+                };
+                // Each answer in its own transaction, at once: a kill loses
+                // at most the answers not committed yet, as before.
+                if !commit.changes.is_empty() {
+                    let applied = store.apply(&commit.changes, claim, now)?;
+                    record(&mut report, &commit.changes, &applied);
+                    settled.extend(commit.changes.iter().map(|(id, _)| *id));
+                }
+                jobs.extend(commit.again);
+            }
+            if let Some(status) = refused {
+                let msg = ApiError::Unauthorized { status }.message();
+                return Err(Error::Auth(target.clean(&msg)));
+            }
         }
     });
 
@@ -450,6 +501,27 @@ pub fn send(
     }
 }
 
+/// Tops the window of requests in flight up to [`MAX_IN_FLIGHT`].
+fn refill<F: std::future::Future>(
+    in_flight: &mut FuturesUnordered<F>,
+    jobs: &mut VecDeque<Job>,
+    start: impl Fn(Job) -> F,
+) {
+    while in_flight.len() < MAX_IN_FLIGHT {
+        match jobs.pop_front() {
+            Some(job) => in_flight.push(start(job)),
+            None => break,
+        }
+    }
+}
+
+/// Lets the runtime run its other tasks once (hyper's connection tasks:
+/// they write the requests just started to their sockets) before this
+/// thread turns to the store.
+async fn let_requests_leave() {
+    tokio::task::yield_now().await;
+}
+
 /// Sends one request; in batch mode a 429 waits what the API asks (at most
 /// 30 s) and tries again, up to [`MAX_RATE_LIMIT_RETRIES`] times.
 async fn post_job(
@@ -457,22 +529,25 @@ async fn post_job(
     target: Target<'_>,
     job: Job,
 ) -> (Job, std::result::Result<Accepted, ApiError>) {
-    let elements: Vec<Value> = job.entries.iter().map(|e| e.element.clone()).collect();
-    let mut waits = 0;
-    loop {
-        let answer = client
-            .post_operation(target.token, target.store_id, job.op, &elements)
-            .await;
-        match answer {
-            Err(ApiError::RateLimited { wait_secs })
-                if target.mode == Mode::Batch && waits < MAX_RATE_LIMIT_RETRIES =>
-            {
-                waits += 1;
-                tokio::time::sleep(rate_limit_wait(wait_secs)).await;
+    let answer = {
+        let elements: Vec<&Value> = job.entries.iter().map(|e| &e.element).collect();
+        let mut waits = 0;
+        loop {
+            let answer = client
+                .post_operation(target.token, target.store_id, job.op, &elements)
+                .await;
+            match answer {
+                Err(ApiError::RateLimited { wait_secs })
+                    if target.mode == Mode::Batch && waits < MAX_RATE_LIMIT_RETRIES =>
+                {
+                    waits += 1;
+                    tokio::time::sleep(rate_limit_wait(wait_secs)).await;
+                }
+                other => break other,
             }
-            other => return (job, other),
         }
-    }
+    };
+    (job, answer)
 }
 
 fn rate_limit_wait(wait_secs: f64) -> Duration {
@@ -630,7 +705,7 @@ pub fn check(
     let base_delay = settings::retry_delay(settings)?;
     let max_failures = settings::max_attempts(settings)?;
 
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut all_ids = Vec::new();
     let mut no_batch: Vec<(i64, Change)> = Vec::new();
     let mut batches: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
@@ -654,7 +729,7 @@ pub fn check(
             )),
         }
     }
-    let mut settled: HashSet<i64> = HashSet::new();
+    let mut settled: HashSet<i64> = HashSet::default();
     if !no_batch.is_empty() {
         let applied = store.apply(&no_batch, claim, now)?;
         record(&mut report, &no_batch, &applied);
@@ -669,67 +744,87 @@ pub fn check(
         let mut reads = stream::iter(ids)
             .map(|batch_id| read_batch(client, target, batch_id))
             .buffer_unordered(MAX_IN_FLIGHT);
-        while let Some((batch_id, answer)) = reads.next().await {
-            let rows = batches.get(&batch_id).map(Vec::as_slice).unwrap_or(&[]);
+        while let Some(first) = reads.next().await {
+            // As in `send`: take the answers already there (polling the
+            // stream starts the next reads) and let the new requests leave
+            // first. Then one transaction for these answers: reading a
+            // ticket changes nothing on the API, so an answer lost to a kill
+            // costs only a second read.
+            let mut ready = vec![first];
+            while let Some(Some(answer)) = reads.next().now_or_never() {
+                ready.push(answer);
+            }
+            let_requests_leave().await;
             let now = crate::time::now();
-            let backoff = |row: &Row| {
-                now.saturating_add(settings::retry_delay_for(base_delay, row.attempts + 1))
-            };
-            let changes: Vec<(i64, Change)> = match answer {
-                Ok((tickets, processing)) => ticket_changes(
-                    rows,
-                    &tickets,
-                    processing,
-                    &batch_id,
-                    &target,
-                    max_failures,
-                    &backoff,
-                ),
-                Err(ApiError::Unauthorized { status }) => {
-                    let msg = ApiError::Unauthorized { status }.message();
-                    return Err(Error::Auth(target.clean(&msg)));
-                }
-                Err(ApiError::Rejected { status: 404, .. }) => {
-                    let msg = target.clean(&format!(
-                        "ticket batch {batch_id} unknown to Shopping Feed (404)"
-                    ));
-                    report.errors.push(format!("tickets: {msg}"));
-                    rows.iter()
-                        .map(|row| {
-                            (
-                                row.id,
-                                Change::Retry {
-                                    due_at: backoff(row),
-                                    message: msg.clone(),
-                                    order_failure: false,
-                                    max_failures,
-                                },
-                            )
-                        })
-                        .collect()
-                }
-                Err(err) => {
-                    // An outage (or another refusal of the read): the rows
-                    // stay sent and their tickets are read again later.
-                    let msg = target.clean(&format!("ticket batch {batch_id}: {}", err.message()));
-                    report.errors.push(format!("tickets: {msg}"));
-                    rows.iter()
-                        .map(|row| {
-                            (
-                                row.id,
-                                Change::Defer {
-                                    due_at: backoff(row),
-                                    message: msg.clone(),
-                                },
-                            )
-                        })
-                        .collect()
-                }
-            };
-            if !changes.is_empty() {
-                let applied = store.apply(&changes, claim, now)?;
-                record(&mut report, &changes, &applied);
-                settled.extend(changes.iter().map(|(id, _)| *id));
+            let mut all_changes: Vec<(i64, Change)> = Vec::new();
+            let mut refused = None;
+            for (batch_id, answer) in ready {
+                let rows = batches.get(&batch_id).map(Vec::as_slice).unwrap_or(&[]);
+                let backoff = |row: &Row| {
+                    now.saturating_add(settings::retry_delay_for(base_delay, row.attempts + 1))
+                };
+                let changes: Vec<(i64, Change)> = match answer {
+                    Ok((tickets, processing)) => ticket_changes(
+                        rows,
+                        &tickets,
+                        processing,
+                        &batch_id,
+                        &target,
+                        max_failures,
+                        &backoff,
+                    ),
+                    Err(ApiError::Unauthorized { status }) => {
+                        refused = Some(status);
+                        Vec::new()
+                    }
+                    Err(ApiError::Rejected { status: 404, .. }) => {
+                        let msg = target.clean(&format!(
+                            "ticket batch {batch_id} unknown to Shopping Feed (404)"
+                        ));
+                        report.errors.push(format!("tickets: {msg}"));
+                        rows.iter()
+                            .map(|row| {
+                                (
+                                    row.id,
+                                    Change::Retry {
+                                        due_at: backoff(row),
+                                        message: msg.clone(),
+                                        order_failure: false,
+                                        max_failures,
+                                    },
+                                )
+                            })
+                            .collect()
+                    }
+                    Err(err) => {
+                        // An outage (or another refusal of the read): the rows
+                        // stay sent and their tickets are read again later.
+                        let msg =
+                            target.clean(&format!("ticket batch {batch_id}: {}", err.message()));
+                        report.errors.push(format!("tickets: {msg}"));
+                        rows.iter()
+                            .map(|row| {
+                                (
+                                    row.id,
+                                    Change::Defer {
+                                        due_at: backoff(row),
+                                        message: msg.clone(),
+                                    },
+                                )
+                            })
+                            .collect()
+                    }
+                };
+                all_changes.extend(changes);
+            }
+            if !all_changes.is_empty() {
+                let applied = store.apply(&all_changes, claim, now)?;
+                record(&mut report, &all_changes, &applied);
+                settled.extend(all_changes.iter().map(|(id, _)| *id));
+            }
+            if let Some(status) = refused {
+                let msg = ApiError::Unauthorized { status }.message();
+                return Err(Error::Auth(target.clean(&msg)));
             }
         }
         Ok(())
@@ -804,8 +899,8 @@ fn ticket_changes(
     max_failures: i64,
     backoff: &dyn Fn(&Row) -> i64,
 ) -> Vec<(i64, Change)> {
-    let mut by_id: HashMap<i64, &Ticket> = HashMap::new();
-    let mut by_ref: HashMap<&str, &Ticket> = HashMap::new();
+    let mut by_id: HashMap<i64, &Ticket> = HashMap::default();
+    let mut by_ref: HashMap<&str, &Ticket> = HashMap::default();
     for t in tickets {
         if let Some(id) = t.payload.get("id").and_then(model::positive_id) {
             by_id.entry(id).or_insert(t);
@@ -890,7 +985,7 @@ pub fn settle(
         )));
     }
     let message = message.map(bounded);
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let ids: Vec<i64> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     let changes: Vec<(i64, Change)> = match state {
         State::Sent => {
@@ -990,7 +1085,7 @@ fn last_states(applied: &[Applied]) -> HashMap<i64, State> {
 fn record(report: &mut Report, changes: &[(i64, Change)], applied: &[Applied]) {
     let states = last_states(applied);
     let mut last_change: Vec<(i64, &Change)> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
+    let mut index: HashMap<i64, usize> = HashMap::default();
     for (id, change) in changes {
         if matches!(change, Change::SetTicket(_) | Change::SetOperation(_)) {
             continue;
@@ -1003,6 +1098,16 @@ fn record(report: &mut Report, changes: &[(i64, Change)], applied: &[Applied]) {
             }
         }
     }
+    // Ids already listed (a report grows over a step's commits: a linear
+    // `contains` per row would make a large step quadratic).
+    let mut listed: HashSet<i64> = report
+        .sent
+        .iter()
+        .chain(&report.succeeded)
+        .chain(&report.failed)
+        .chain(&report.pending)
+        .copied()
+        .collect();
     for (id, change) in last_change {
         let Some(state) = states.get(&id) else {
             continue;
@@ -1018,7 +1123,8 @@ fn record(report: &mut Report, changes: &[(i64, Change)], applied: &[Applied]) {
             (State::Sent, _) => None,
         };
         if let Some(list) = list {
-            if !list.contains(&id) {
+            if !listed.contains(&id) || !list.contains(&id) {
+                listed.insert(id);
                 list.push(id);
             }
         }

@@ -14,6 +14,7 @@
 pub mod api;
 pub mod engine;
 pub mod error;
+pub mod fasthash;
 pub mod model;
 pub mod queue;
 pub mod runtime;

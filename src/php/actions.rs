@@ -23,6 +23,7 @@ use ext_php_rs::types::{ZendClassObject, ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::ExecutorGlobals;
 use sfsync_core::api::{ApiConfig, Client};
 use sfsync_core::engine::{self, Mode, Report, SaveRequest, Target};
+use sfsync_core::fasthash::HashMap;
 use sfsync_core::model::{self, Operation, Row, State};
 use sfsync_core::queue::{Change, QueueStore, SqliteStore};
 use sfsync_core::{settings, time, Error};
@@ -39,11 +40,45 @@ pub struct ActionsState {
     /// Set while `saveOrder` runs the real-time chain: `getBatch` then claims
     /// only this row and `sendBatch` makes one HTTP attempt.
     realtime_row: Option<i64>,
+    /// The rows of this object's last claim (see [`ClaimCache`]).
+    claimed: Option<ClaimCache>,
 }
 
 impl ActionsState {
     fn conveyor(&mut self) -> &mut ZendHashTable {
         self.conveyor.get_or_insert_with(ZendHashTable::new)
+    }
+
+    /// The conveyor and the claim cache, borrowed together.
+    fn parts(&mut self) -> (&mut ZendHashTable, &mut Option<ClaimCache>) {
+        (
+            self.conveyor.get_or_insert_with(ZendHashTable::new),
+            &mut self.claimed,
+        )
+    }
+}
+
+/// The rows `getBatch` claimed, by id, with their claim token: the steps
+/// that follow in the chain (`prepareBatch`, `sendBatch`, `checkTickets`)
+/// take them from here instead of reading and decoding them again. A row
+/// leased to a claim changes only through the holder of that claim
+/// (`saveOrder` replaces unclaimed rows only, `retryFailed` failed ones), so
+/// these copies stay exact as long as every change made through this object
+/// updates or drops them, which the steps do. Used only while the
+/// conveyor's `claim` is this token; ids not found here are read from the
+/// queue as before.
+pub struct ClaimCache {
+    token: String,
+    rows: HashMap<i64, Row>,
+}
+
+impl ClaimCache {
+    fn forget(cache: &mut Option<ClaimCache>, ids: impl IntoIterator<Item = i64>) {
+        if let Some(c) = cache {
+            for id in ids {
+                c.rows.remove(&id);
+            }
+        }
     }
 }
 
@@ -150,11 +185,46 @@ fn order_action(conveyor: &ZendHashTable) -> Result<String, Error> {
     Ok(action)
 }
 
-/// The rows named by a conveyor list (`batch`, or one operation's list).
-fn rows_of(store: &SqliteStore, list: &Zval, key: &str) -> Result<Vec<Row>, Error> {
+/// The rows named by a conveyor list (`batch`, or one operation's list):
+/// from the claim cache when the conveyor's claim is the cached one, else
+/// (and for ids it does not hold) from the queue. Oldest first, each once.
+/// With `take`, the cached rows are moved out (the step settles them all).
+fn rows_of(
+    store: &SqliteStore,
+    cache: &mut Option<ClaimCache>,
+    claim: Option<&str>,
+    list: &Zval,
+    key: &str,
+    take: bool,
+) -> Result<Vec<Row>, Error> {
     let ids = row_ids(list, key)?;
-    let mut rows = store.get(&ids)?;
+    let cache = cache.as_mut().filter(|c| claim == Some(c.token.as_str()));
+    let mut rows = Vec::with_capacity(ids.len());
+    let missing: Vec<i64> = match cache {
+        Some(c) => ids
+            .into_iter()
+            .filter(|id| {
+                let cached = if take {
+                    c.rows.remove(id)
+                } else {
+                    c.rows.get(id).cloned()
+                };
+                match cached {
+                    Some(row) => {
+                        rows.push(row);
+                        false
+                    }
+                    None => true,
+                }
+            })
+            .collect(),
+        None => ids,
+    };
+    if !missing.is_empty() {
+        rows.extend(store.get(&missing)?);
+    }
     rows.sort_by_key(|r| (r.update_at, r.id));
+    rows.dedup_by_key(|r| r.id);
     Ok(rows)
 }
 
@@ -264,6 +334,7 @@ pub fn forward<T: RegisteredClass + HasState>(
 pub fn save_order<T: RegisteredClass + HasState>(
     self_: &mut ZendClassObject<T>,
 ) -> PhpResult<bool> {
+    let started = std::time::Instant::now();
     let (row_id, realtime) = guard("saveOrder", || {
         let state = self_.state();
         let conveyor = state.conveyor();
@@ -291,11 +362,21 @@ pub fn save_order<T: RegisteredClass + HasState>(
         // Read before saving: a malformed setting must leave the queue untouched.
         let realtime = settings::real_time(&src)? && has_credentials(conveyor);
         let row_id = engine::save(&*store, &src, &req, time::now())?;
+        store::after_request_write(&store);
         set(conveyor, "id_shoppingfeed_order", row_id);
         Ok((row_id, realtime))
     })?;
     if realtime {
-        run_realtime_chain(self_, row_id);
+        // The merchant's request waits at most `timeout_ms` in all (the
+        // save, the client's first build, connecting, the one attempt), not
+        // only for the HTTP exchange: requests started in the chain get the
+        // time left.
+        // A margin is kept for what follows a timed-out attempt (the row's
+        // retry committed, the claim released; the timer's 1 ms grain).
+        let limit = ini::timeout_ms().unwrap_or(ini::DEFAULT_TIMEOUT_MS);
+        let margin = (limit / 10).min(5);
+        let deadline = started + std::time::Duration::from_millis(limit - margin);
+        sfsync_core::api::with_deadline(deadline, || run_realtime_chain(self_, row_id));
     }
     Ok(true)
 }
@@ -316,8 +397,10 @@ fn run_realtime_chain<T: RegisteredClass + HasState>(self_: &mut ZendClassObject
             Ok(true) => continue,
             Ok(false) => break,
             Err(_) => {
+                // `message` is a protected property: ask the exception itself.
                 let msg = ExecutorGlobals::take_exception()
-                    .and_then(|ex| ex.get_property::<String>("message").ok())
+                    .and_then(|ex| ex.try_call_method("getMessage", vec![]).ok())
+                    .and_then(|zv| zv.string())
                     .unwrap_or_else(|| format!("{step}() failed"));
                 error = Some(format!("real-time {step}: {msg}"));
                 break;
@@ -326,6 +409,7 @@ fn run_realtime_chain<T: RegisteredClass + HasState>(self_: &mut ZendClassObject
     }
     let state = self_.state();
     state.realtime_row = None;
+    state.claimed = None;
     let conveyor = state.conveyor();
     if let Some(msg) = error {
         append(conveyor, "errors", vec![text(&msg)]);
@@ -341,12 +425,15 @@ pub fn get_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
     guard("getBatch", || {
         let state = this.state();
         let only = state.realtime_row;
-        let conveyor = state.conveyor();
+        let (conveyor, cache) = state.parts();
         let id_shop = id(conveyor, "id_shop")?;
         let action = order_action(conveyor)?;
         let src = PhpSettings::new(conveyor, Some(id_shop))?;
         let store = store::current()?;
         let claim = engine::claim(&*store, &src, id_shop, &action, only, time::now())?;
+        if only.is_none() {
+            store::after_background_write(&store);
+        }
         let found = !claim.rows.is_empty();
         let mut batch = Zval::new();
         batch.set_hashtable(rows_to_php(&claim.rows));
@@ -354,6 +441,10 @@ pub fn get_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
         if found {
             set(conveyor, "claim", claim.token.as_str());
         }
+        *cache = found.then(|| ClaimCache {
+            rows: claim.rows.into_iter().map(|r| (r.id, r)).collect(),
+            token: claim.token,
+        });
         Ok(found)
     })
 }
@@ -376,7 +467,9 @@ pub fn settle<T: HasState>(
                 model::shorten(state_name)
             ))
         })?;
-        let conveyor = this.state().conveyor();
+        let realtime = this.state().realtime_row.is_some();
+        let (conveyor, cache) = this.state().parts();
+        ClaimCache::forget(cache, list.iter().copied());
         let claim = claim_of(conveyor)?;
         let id_shop = match conveyor.get("id_shop") {
             Some(_) => Some(id(conveyor, "id_shop")?),
@@ -396,34 +489,58 @@ pub fn settle<T: HasState>(
         )?;
         drop(src);
         record(conveyor, &store, &report)?;
+        if !realtime {
+            store::after_background_write(&store);
+        }
         Ok(changed as i64)
     })
 }
 
 pub fn prepare_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
     guard("prepareBatch", || {
-        let conveyor = this.state().conveyor();
+        let realtime = this.state().realtime_row.is_some();
+        let (conveyor, cache) = this.state().parts();
         let id_shop = id(conveyor, "id_shop")?;
         let claim = claim_of(conveyor)?;
         let batch = conveyor
             .get("batch")
             .ok_or_else(|| Error::input("conveyor key 'batch' is missing: call getBatch first"))?;
         let store = store::current()?;
-        let rows = rows_of(&store, batch, "batch")?;
+        // Taken out of the claim cache (moved through the engine, put back
+        // below with their operation).
+        let rows = rows_of(&store, cache, claim.as_deref(), batch, "batch", true)?;
         let src = PhpSettings::new(conveyor, Some(id_shop))?;
-        let prepared = engine::prepare(&*store, &src, &rows, claim.as_deref(), time::now())?;
+        let prepared = engine::prepare_owned(&*store, &src, rows, claim.as_deref(), time::now());
         drop(src);
+        // On an error the rows stay out of the cache: later steps read them.
+        let prepared = prepared?;
         let mut ops = ZendHashTable::new();
         for (op, rows) in &prepared.operations {
             let mut list = Zval::new();
             list.set_hashtable(rows_to_php(rows));
             let _ = ops.insert(op.as_str(), list);
         }
+        let mut prepared = prepared;
+        let operations = std::mem::take(&mut prepared.operations);
+        let mapped = !operations.is_empty();
+        // The rows sent next, as the queue now has them (settled ones are
+        // gone from the cache already).
+        if let Some(c) = cache
+            .as_mut()
+            .filter(|c| claim.as_deref() == Some(c.token.as_str()))
+        {
+            for row in operations.into_values().flatten() {
+                c.rows.insert(row.id, row);
+            }
+        }
         let mut zv = Zval::new();
         zv.set_hashtable(ops);
         set(conveyor, "operations", zv);
         record(conveyor, &store, &prepared.report)?;
-        Ok(!prepared.operations.is_empty())
+        if !realtime {
+            store::after_background_write(&store);
+        }
+        Ok(mapped)
     })
 }
 
@@ -435,7 +552,7 @@ pub fn send_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
         } else {
             Mode::Batch
         };
-        let conveyor = state.conveyor();
+        let (conveyor, cache) = state.parts();
         let (token, store_id) = credentials(conveyor)?;
         let claim = claim_of(conveyor)?;
         let ops_zv = conveyor.get("operations").ok_or_else(|| {
@@ -454,7 +571,7 @@ pub fn send_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
                     model::shorten(&name)
                 ))
             })?;
-            let rows = rows_of(&store, list, "operations")?;
+            let rows = rows_of(&store, cache, claim.as_deref(), list, "operations", true)?;
             if !rows.is_empty() {
                 operations.insert(op, rows);
             }
@@ -479,15 +596,20 @@ pub fn send_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
             claim.as_deref(),
         );
         drop(src);
+        // Every row sent is settled, requeued or released now.
+        ClaimCache::forget(cache, operations.values().flatten().map(|r| r.id));
         let report = result?;
         record(conveyor, &store, &report)?;
+        if mode == Mode::Batch {
+            store::after_background_write(&store);
+        }
         Ok(true)
     })
 }
 
 pub fn check_tickets<T: HasState>(this: &mut T) -> PhpResult<bool> {
     guard("checkTickets", || {
-        let conveyor = this.state().conveyor();
+        let (conveyor, cache) = this.state().parts();
         let (token, store_id) = credentials(conveyor)?;
         let claim = claim_of(conveyor)?;
         let id_shop = id(conveyor, "id_shop")?;
@@ -495,7 +617,7 @@ pub fn check_tickets<T: HasState>(this: &mut T) -> PhpResult<bool> {
             .get("batch")
             .ok_or_else(|| Error::input("conveyor key 'batch' is missing: call getBatch first"))?;
         let store = store::current()?;
-        let rows = rows_of(&store, batch, "batch")?;
+        let rows = rows_of(&store, cache, claim.as_deref(), batch, "batch", true)?;
         let src = PhpSettings::new(conveyor, Some(id_shop))?;
         let client = api_client()?;
         let target = Target {
@@ -505,8 +627,10 @@ pub fn check_tickets<T: HasState>(this: &mut T) -> PhpResult<bool> {
         };
         let result = engine::check(&*store, &client, &src, target, &rows, claim.as_deref());
         drop(src);
+        ClaimCache::forget(cache, rows.iter().map(|r| r.id));
         let report = result?;
         record(conveyor, &store, &report)?;
+        store::after_background_write(&store);
         Ok(true)
     })
 }

@@ -6,7 +6,7 @@ use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ArrayKey, ZendHashTable, Zval};
 use serde_json::{Map, Number, Value};
 use sfsync_core::model::Row;
-use sfsync_core::time::format_datetime;
+use sfsync_core::time::{datetime_bytes, format_datetime};
 use sfsync_core::Error;
 
 /// Nesting accepted in a snapshot: a snapshot is flat but for `refund`.
@@ -15,6 +15,36 @@ const MAX_DEPTH: usize = 16;
 /// A PHP value as JSON. `path` names the value in error messages
 /// (`order.refund.products`).
 pub fn to_json(zv: &Zval, path: &str, depth: usize) -> Result<Value, Error> {
+    value_to_json(zv, &JsonPath::Root(path), depth)
+}
+
+/// A setting's value as JSON (errors name it `setting NAME`).
+pub fn setting_to_json(zv: &Zval, name: &str) -> Result<Value, Error> {
+    value_to_json(zv, &JsonPath::Setting(name), 0)
+}
+
+/// Where a value sits, for error messages only: built as a chain of
+/// borrowed segments and formatted only when an error names it (a snapshot
+/// converts without allocating a path per key).
+enum JsonPath<'a> {
+    Root(&'a str),
+    Setting(&'a str),
+    Index(&'a JsonPath<'a>, usize),
+    Key(&'a JsonPath<'a>, &'a str),
+}
+
+impl std::fmt::Display for JsonPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonPath::Root(p) => f.write_str(p),
+            JsonPath::Setting(name) => write!(f, "setting {name}"),
+            JsonPath::Index(parent, i) => write!(f, "{parent}.{i}"),
+            JsonPath::Key(parent, k) => write!(f, "{parent}.{k}"),
+        }
+    }
+}
+
+fn value_to_json(zv: &Zval, path: &JsonPath<'_>, depth: usize) -> Result<Value, Error> {
     if depth > MAX_DEPTH {
         return Err(Error::input(format!(
             "{path} is nested deeper than {MAX_DEPTH} levels"
@@ -53,15 +83,15 @@ pub fn to_json(zv: &Zval, path: &str, depth: usize) -> Result<Value, Error> {
     })
 }
 
-fn array_to_json(ht: &ZendHashTable, path: &str, depth: usize) -> Result<Value, Error> {
+fn array_to_json(ht: &ZendHashTable, path: &JsonPath<'_>, depth: usize) -> Result<Value, Error> {
     if ht.has_sequential_keys() {
         let mut out = Vec::with_capacity(ht.len());
         for (i, v) in ht.values().enumerate() {
-            out.push(to_json(v, &format!("{path}.{i}"), depth + 1)?);
+            out.push(value_to_json(v, &JsonPath::Index(path, i), depth + 1)?);
         }
         return Ok(Value::Array(out));
     }
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(ht.len());
     for (k, v) in ht.iter() {
         let key = match k {
             ArrayKey::Long(i) => i.to_string(),
@@ -71,7 +101,7 @@ fn array_to_json(ht: &ZendHashTable, path: &str, depth: usize) -> Result<Value, 
                 return Err(Error::input(format!("{path} has an unreadable key")))
             }
         };
-        let child = to_json(v, &format!("{path}.{key}"), depth + 1)?;
+        let child = value_to_json(v, &JsonPath::Key(path, &key), depth + 1)?;
         out.insert(key, child);
     }
     Ok(Value::Object(out))
@@ -219,9 +249,18 @@ pub fn row_to_php(row: &Row) -> Zval {
     let _ = ht.insert("attempts", row.attempts);
     let _ = ht.insert("failures", row.failures);
     let _ = ht.insert("last_error", opt(&row.last_error));
-    let _ = ht.insert("update_at", format_datetime(row.update_at));
-    let _ = ht.insert("date_add", format_datetime(row.date_add));
-    let _ = ht.insert("date_upd", format_datetime(row.date_upd));
+    let mut buf = [0u8; 19];
+    for (key, ts) in [
+        ("update_at", row.update_at),
+        ("date_add", row.date_add),
+        ("date_upd", row.date_upd),
+    ] {
+        match datetime_bytes(ts, &mut buf).and_then(|b| std::str::from_utf8(b).ok()) {
+            Some(text) => ht.insert(key, text),
+            None => ht.insert(key, format_datetime(ts)),
+        }
+        .ok();
+    }
     let mut zv = Zval::new();
     zv.set_hashtable(ht);
     zv

@@ -70,7 +70,18 @@ pub fn register() -> Result<(), String> {
 
 /// A `ShoppingfeedSyncException`.
 pub fn sync_error(message: impl Into<String>) -> PhpException {
-    PhpException::new(message.into(), 0, sync_exception())
+    PhpException::new(throwable_message(message.into()), 0, sync_exception())
+}
+
+/// A message PHP can carry: the engine refuses to throw an exception whose
+/// message holds a NUL byte (it would throw a generic `Error` instead), and
+/// messages quote user input, which may hold one. NUL bytes are shown as `\0`.
+fn throwable_message(message: String) -> String {
+    if message.contains('\0') {
+        message.replace('\0', "\\0")
+    } else {
+        message
+    }
 }
 
 /// A core error as the PHP exception the contract names.
@@ -80,5 +91,5 @@ pub fn from_core(err: Error) -> PhpException {
     } else {
         sync_exception()
     };
-    PhpException::new(err.message().to_string(), 0, class)
+    PhpException::new(throwable_message(err.message().to_string()), 0, class)
 }

@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_int, CStr};
 pub const DATABASE: &str = "shoppingfeed_sync.database";
 pub const API_URL: &str = "shoppingfeed_sync.api_url";
 pub const TIMEOUT_MS: &str = "shoppingfeed_sync.timeout_ms";
+pub const SYNCHRONOUS: &str = "shoppingfeed_sync.synchronous";
 
 /// Where the queue lives when nothing is configured: a persistent place
 /// (not /tmp, which PHP-FPM units often make private and volatile).
@@ -17,7 +18,7 @@ pub const DEFAULT_API_URL: &str = "https://api.shopping-feed.com";
 /// wait for Shopping Feed inside the merchant's request.
 pub const DEFAULT_TIMEOUT_MS: u64 = 3000;
 
-static ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
+static ENTRIES: IniEntryDefs<5> = IniEntryDefs::new([
     IniEntryDef::new(
         c"shoppingfeed_sync.database",
         c"/var/lib/shoppingfeed_sync/queue.sqlite",
@@ -31,6 +32,11 @@ static ENTRIES: IniEntryDefs<4> = IniEntryDefs::new([
     IniEntryDef::new(
         c"shoppingfeed_sync.timeout_ms",
         c"3000",
+        IniEntryPermission::All,
+    ),
+    IniEntryDef::new(
+        c"shoppingfeed_sync.synchronous",
+        c"normal",
         IniEntryPermission::All,
     ),
     IniEntryDef::end(),
@@ -90,6 +96,12 @@ pub fn timeout_ms() -> Result<u64, String> {
             )),
         },
     }
+}
+
+/// `synchronous`: `full` makes every commit fsync the WAL (survives a power
+/// loss); anything else is `normal` (survives a killed process).
+pub fn synchronous_full() -> bool {
+    get(SYNCHRONOUS).is_some_and(|s| s.trim().eq_ignore_ascii_case("full"))
 }
 
 /// Prints our INI table in `phpinfo()`.

@@ -86,7 +86,9 @@ impl ShoppingfeedOrder {
                     Some(ids)
                 }
             };
-            let n = store::current()?.retry_failed(id, orders.as_deref(), time::now())?;
+            let store = store::current()?;
+            let n = store.retry_failed(id, orders.as_deref(), time::now())?;
+            store::after_background_write(&store);
             Ok(n as i64)
         })
     }
@@ -100,7 +102,9 @@ impl ShoppingfeedOrder {
                     "days must be from 0 to 36500, got {days}"
                 )));
             }
-            let n = store::current()?.purge_done(time::now() - days * 86_400)?;
+            let store = store::current()?;
+            let n = store.purge_done(time::now() - days * 86_400)?;
+            store::after_background_write(&store);
             Ok(n as i64)
         })
     }

@@ -168,17 +168,22 @@ impl Client {
         Arc::ptr_eq(&self.base, &other.base)
     }
 
-    /// `POST /v1/store/{store_id}/order/{op}` with `{"order": elements}`.
-    pub async fn post_operation(
+    /// `POST /v1/store/{store_id}/order/{op}` with `{"order": elements}`
+    /// (elements are `Value`s, or references to them: serialized as they
+    /// are, never copied).
+    pub async fn post_operation<E: serde::Serialize + Sync>(
         &self,
         token: &str,
         store_id: i64,
         op: Operation,
-        elements: &[Value],
+        elements: &[E],
     ) -> Result<Accepted, ApiError> {
+        #[derive(serde::Serialize)]
+        struct Body<'a, E> {
+            order: &'a [E],
+        }
         let url = self.url(&format!("/v1/store/{store_id}/order/{}", op.as_str()))?;
-        let body = serde_json::json!({ "order": elements });
-        let req = self.http.post(url).json(&body);
+        let req = self.http.post(url).json(&Body { order: elements });
         let bytes = self.exchange(token, req).await?;
         parse_accepted(&bytes).map_err(|e| self.scrub(e, token))
     }
@@ -227,6 +232,10 @@ impl Client {
             // Empty, or holds bytes a header cannot carry (a newline...):
             // no server could accept it.
             _ => return Err(ApiError::Unauthorized { status: 0 }),
+        };
+        let req = match deadline_left() {
+            Some(left) => req.timeout(left.min(Duration::from_millis(self.cfg.timeout_ms))),
+            None => req,
         };
         let result = async {
             let mut resp = req
@@ -379,6 +388,32 @@ impl Client {
             other => other,
         }
     }
+}
+
+thread_local! {
+    static DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with a deadline for every request this thread starts in it: a
+/// request's time limit becomes the smaller of the client's timeout and the
+/// time left (zero once the deadline has passed). Real-time mode bounds the
+/// whole `saveOrder` this way, not only its HTTP attempt.
+pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<std::time::Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DEADLINE.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DEADLINE.with(|d| d.replace(Some(deadline))));
+    f()
+}
+
+/// The time left before the current deadline, if one is set.
+fn deadline_left() -> Option<Duration> {
+    DEADLINE
+        .with(|d| d.get())
+        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
 }
 
 /// Validates `shoppingfeed_sync.api_url`; returns the base without a
@@ -536,8 +571,104 @@ fn parse_accepted(body: &[u8]) -> Result<Accepted, ApiError> {
     Ok(Accepted { batch_id, ignored })
 }
 
+/// A ticket page as the API sends it: only the fields read are decoded (a
+/// page holds up to 200 tickets with links and dates nobody needs).
+#[derive(serde::Deserialize)]
+struct RawPage {
+    #[serde(rename = "_embedded", default)]
+    embedded: Option<RawEmbedded>,
+    #[serde(default)]
+    page: Option<Value>,
+    #[serde(default)]
+    pages: Option<Value>,
+    #[serde(default)]
+    meta: Option<RawMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEmbedded {
+    #[serde(default)]
+    ticket: Option<Vec<RawTicket>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawMeta {
+    #[serde(default)]
+    processing: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawTicket {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    state: Option<Value>,
+    #[serde(rename = "batchId", default)]
+    batch_id: Option<Value>,
+    #[serde(default)]
+    payload: Option<Value>,
+    #[serde(default)]
+    result: Option<Value>,
+}
+
 /// The body of a ticket page (a HAL collection).
 fn parse_ticket_page(body: &[u8], batch_id: &str, page: u32) -> Result<TicketPage, ApiError> {
+    // The usual shape, decoded straight into what is read; anything else
+    // (and every error message) goes through the generic reading below.
+    if let Ok(raw) = serde_json::from_slice::<RawPage>(body) {
+        return typed_ticket_page(raw, batch_id, page);
+    }
+    generic_ticket_page(body, batch_id, page)
+}
+
+fn typed_ticket_page(raw: RawPage, batch_id: &str, page: u32) -> Result<TicketPage, ApiError> {
+    let malformed = |what: &str| ApiError::Malformed(format!("ticket page: {what}"));
+    let items = raw.embedded.and_then(|e| e.ticket).unwrap_or_default();
+    let mut tickets = Vec::with_capacity(items.len());
+    for item in items {
+        let id = match item.id {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(malformed("a ticket has no id")),
+        };
+        let state = match item.state {
+            Some(Value::String(s)) => s,
+            _ => return Err(malformed("a ticket has no state")),
+        };
+        let message = match item.result.as_ref().and_then(|r| r.get("message")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        tickets.push(Ticket {
+            id,
+            batch_id: match item.batch_id {
+                Some(Value::String(s)) => s,
+                _ => batch_id.to_string(),
+            },
+            state,
+            payload: item.payload.unwrap_or(Value::Null),
+            message,
+        });
+    }
+    let number = |v: Option<Value>, default: u32| {
+        v.as_ref()
+            .and_then(Value::as_u64)
+            .map_or(default, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    Ok(TicketPage {
+        tickets,
+        page: number(raw.page, page),
+        pages: number(raw.pages, 1),
+        processing: raw
+            .meta
+            .and_then(|m| m.processing)
+            .and_then(|p| p.as_bool())
+            .unwrap_or(false),
+    })
+}
+
+fn generic_ticket_page(body: &[u8], batch_id: &str, page: u32) -> Result<TicketPage, ApiError> {
     let malformed = |what: &str| ApiError::Malformed(format!("ticket page: {what}"));
     let value: Value =
         serde_json::from_slice(body).map_err(|e| malformed(&format!("not JSON ({e})")))?;

@@ -7,7 +7,7 @@
 
 mod client;
 
-pub use client::Client;
+pub use client::{with_deadline, Client};
 
 use serde_json::Value;
 

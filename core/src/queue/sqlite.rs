@@ -18,6 +18,14 @@
 //!   `SQLITE_BUSY` without waiting) and concurrent processes simply queue.
 //! - Claims are one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`,
 //!   inside the write lock: two runs can never take the same row.
+//! - Checkpoints: a WAL hook records the WAL's size after every commit
+//!   ([`SqliteStore::wal_frames`], free to read) and runs the automatic
+//!   checkpoint (SQLite's default of 1000 pages, or [`Options`]). With
+//!   `autocheckpoint_pages: Some(0)` nothing checkpoints inside a commit and
+//!   the caller decides where the fsyncs of a checkpoint are paid
+//!   ([`SqliteStore::checkpoint_if_over`]); the extension does so off the
+//!   merchant's request (src/php/store.rs). Durability never depends on
+//!   checkpoints: a commit is in the WAL.
 //!
 //! # Schema (`PRAGMA user_version = 1`)
 //!
@@ -60,12 +68,15 @@
 //! never supersede anything.
 
 use crate::error::{Error, Result};
+use crate::fasthash::HashMap;
 use crate::model::{self, Operation, Row, State};
 use crate::queue::{Applied, Change, QueueStore};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use serde_json::Value;
+use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The schema version this store writes (`PRAGMA user_version`).
@@ -93,6 +104,9 @@ pub struct Options {
     pub autocheckpoint_pages: Option<u32>,
     /// How long a statement waits for another process's lock before failing.
     pub busy_timeout_ms: u32,
+    /// `PRAGMA journal_size_limit`: after a checkpoint lets the WAL restart,
+    /// its file is cut back to this size. `None`: SQLite's default (never cut).
+    pub journal_size_limit_bytes: Option<i64>,
 }
 
 impl Default for Options {
@@ -101,6 +115,7 @@ impl Default for Options {
             synchronous_full: false,
             autocheckpoint_pages: None,
             busy_timeout_ms: 10_000,
+            journal_size_limit_bytes: None,
         }
     }
 }
@@ -109,8 +124,56 @@ impl Default for Options {
 /// share it between threads, or open one per thread.
 #[derive(Debug)]
 pub struct SqliteStore {
+    // Declared before `wal`: the connection (and its WAL hook) goes first.
     conn: Connection,
     path: String,
+    /// What the WAL hook records; boxed so that its address, handed to
+    /// SQLite, stays put when the store moves.
+    wal: Box<WalState>,
+}
+
+/// The WAL hook's state: the WAL's size after this connection's last
+/// commit, and the automatic checkpoint threshold (0: none).
+#[derive(Debug, Default)]
+struct WalState {
+    frames: AtomicU32,
+    autocheckpoint: u32,
+    /// [`SqliteStore::checkpoint_if_over`] waits for the WAL to reach this.
+    retry_above: AtomicU32,
+}
+
+/// What one checkpoint did (`PRAGMA wal_checkpoint`'s row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    /// Another checkpointer held the lock, or a reader or writer kept it
+    /// from finishing.
+    pub busy: bool,
+    /// Frames in the WAL.
+    pub log_frames: i64,
+    /// Frames copied back into the database file (all of them when
+    /// `checkpointed == log_frames`: the next write restarts the WAL).
+    pub checkpointed_frames: i64,
+}
+
+/// SQLite's WAL hook: runs after every commit of this connection, with the
+/// WAL's size in frames (pages). Records it, and checkpoints past the
+/// automatic threshold like SQLite's own hook (which this one replaces).
+unsafe extern "C" fn wal_hook(
+    ctx: *mut c_void,
+    db: *mut rusqlite::ffi::sqlite3,
+    name: *const c_char,
+    frames: c_int,
+) -> c_int {
+    // SAFETY: `ctx` is the `WalState` boxed in the store that owns `db`; the
+    // hook is only called while that connection is open.
+    let wal = unsafe { &*(ctx as *const WalState) };
+    let frames = u32::try_from(frames).unwrap_or(0);
+    wal.frames.store(frames, Ordering::Relaxed);
+    if wal.autocheckpoint > 0 && frames >= wal.autocheckpoint {
+        // As sqlite3WalDefaultHook: a PASSIVE checkpoint, errors ignored.
+        unsafe { rusqlite::ffi::sqlite3_wal_checkpoint(db, name) };
+    }
+    rusqlite::ffi::SQLITE_OK
 }
 
 /// The columns of a [`Row`], in the order [`row_from`] reads them.
@@ -211,23 +274,41 @@ const APPLY_READ: &str = "
 SELECT action, state, attempts, failures, id_shop, id_order FROM shoppingfeed_order
 WHERE id_shoppingfeed_order = ?1 AND (?2 IS NULL OR locked_by = ?2)";
 
-const SET_OPERATION: &str = "
-UPDATE shoppingfeed_order SET operation = ?2, date_upd = ?3 WHERE id_shoppingfeed_order = ?1";
+/// The changes that need nothing of the row but its lease are one
+/// statement each, applied only to a row still leased to the claim (the
+/// last parameter; NULL: any row); `changes()` tells whether it applied (no
+/// RETURNING: SQLite builds an ephemeral table for it at every execution).
+const SET_TICKET_IF: &str = "
+UPDATE shoppingfeed_order SET ticket_id = ?2, date_upd = ?3
+WHERE id_shoppingfeed_order = ?1 AND (?4 IS NULL OR locked_by = ?4)";
 
-const SET_TICKET: &str = "
-UPDATE shoppingfeed_order SET ticket_id = ?2, date_upd = ?3 WHERE id_shoppingfeed_order = ?1";
+/// The operation of many rows at once (a JSON array of ids), returning
+/// those still leased to the claim, with their state.
+const SET_OPERATIONS_IF: &str = "
+UPDATE shoppingfeed_order SET operation = ?1, date_upd = ?2
+WHERE id_shoppingfeed_order IN (SELECT value FROM json_each(?3))
+  AND (?4 IS NULL OR locked_by = ?4)
+RETURNING id_shoppingfeed_order, state";
 
 /// Done or failed: final state, claim released.
-const SETTLE: &str = "
+const SETTLE_IF: &str = "
 UPDATE shoppingfeed_order
 SET state = ?2, last_error = ?3, locked_by = NULL, locked_until = NULL, date_upd = ?4
-WHERE id_shoppingfeed_order = ?1";
+WHERE id_shoppingfeed_order = ?1 AND (?5 IS NULL OR locked_by = ?5)";
 
-const SENT: &str = "
+/// Accepted by the API: the action moves to its `CHECK_TICKET_` stage (as
+/// [`model::check_action`]), due at once, claim released.
+const SENT_IF: &str = "
 UPDATE shoppingfeed_order
-SET action = ?2, state = 'sent', batch_id = ?3, ticket_id = NULL, update_at = ?4,
-    locked_by = NULL, locked_until = NULL, date_upd = ?4
-WHERE id_shoppingfeed_order = ?1";
+SET action = CASE WHEN substr(action, 1, 13) = 'CHECK_TICKET_' THEN action
+                  ELSE 'CHECK_TICKET_' || action END,
+    state = 'sent', batch_id = ?2, ticket_id = NULL, update_at = ?3,
+    locked_by = NULL, locked_until = NULL, date_upd = ?3
+WHERE id_shoppingfeed_order = ?1 AND (?4 IS NULL OR locked_by = ?4)";
+
+/// A row's state.
+const STATE_OF: &str = "
+SELECT state FROM shoppingfeed_order WHERE id_shoppingfeed_order = ?1";
 
 /// Retry and Defer: back in the queue with one more attempt.
 const REQUEUE: &str = "
@@ -343,9 +424,26 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(cannot_open)?;
-        if let Some(pages) = options.autocheckpoint_pages {
-            // Returns the new value as a row.
-            conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
+        // Automatic checkpoints and the WAL size go through our own WAL hook
+        // (it replaces SQLite's, which `wal_autocheckpoint` installs).
+        let wal = Box::new(WalState {
+            frames: AtomicU32::new(0),
+            autocheckpoint: options
+                .autocheckpoint_pages
+                .unwrap_or(DEFAULT_AUTOCHECKPOINT_PAGES),
+            retry_above: AtomicU32::new(0),
+        });
+        // SAFETY: the context pointer is the boxed state, which the store
+        // keeps (and drops after the connection).
+        unsafe {
+            rusqlite::ffi::sqlite3_wal_hook(
+                conn.handle(),
+                Some(wal_hook),
+                &*wal as *const WalState as *mut c_void,
+            );
+        }
+        if let Some(limit) = options.journal_size_limit_bytes {
+            conn.query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |_| {
                 Ok(())
             })
             .map_err(cannot_open)?;
@@ -380,6 +478,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             path: path.to_string(),
+            wal,
         })
     }
 
@@ -389,11 +488,58 @@ impl SqliteStore {
     }
 
     /// Copies the WAL back into the database file as far as no reader
-    /// prevents it (`PRAGMA wal_checkpoint(PASSIVE)`); never waits.
-    pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-        Ok(())
+    /// prevents it (`PRAGMA wal_checkpoint(PASSIVE)`); never waits for a
+    /// lock (it does wait for the fsyncs of the WAL and the database file).
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let done = self
+            .conn
+            .prepare_cached("PRAGMA wal_checkpoint(PASSIVE)")?
+            .query_row([], |r| {
+                Ok(Checkpoint {
+                    busy: r.get::<_, i64>(0)? != 0,
+                    log_frames: r.get(1)?,
+                    checkpointed_frames: r.get(2)?,
+                })
+            })?;
+        Ok(done)
+    }
+
+    /// Checkpoints (PASSIVE) when the WAL held at least `threshold` frames
+    /// after this connection's last commit; a free check below it. When a
+    /// checkpoint could not copy every frame (a reader still uses older
+    /// ones), the next try waits until the WAL has grown by another quarter
+    /// of `threshold`, so that a blocked checkpoint is not repeated on every
+    /// call. Returns what the checkpoint did, or `None` when none ran.
+    pub fn checkpoint_if_over(&self, threshold: u32) -> Result<Option<Checkpoint>> {
+        let frames = self.wal_frames();
+        if frames < threshold.max(1) {
+            self.wal.retry_above.store(0, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if frames < self.wal.retry_above.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let done = self.checkpoint();
+        let complete = matches!(done, Ok(c) if !c.busy && c.checkpointed_frames >= c.log_frames);
+        // Complete: nothing to do until a commit restarts the WAL (the
+        // count then falls below the threshold). Incomplete or failed: wait
+        // for more frames.
+        let next = if complete {
+            frames.saturating_add(1)
+        } else {
+            frames.saturating_add((threshold / 4).max(1))
+        };
+        self.wal.retry_above.store(next, Ordering::Relaxed);
+        done.map(Some)
+    }
+
+    /// The WAL's size in frames (pages) after this connection's last
+    /// commit: a free read (the WAL hook records it), for callers that
+    /// decide when to [`checkpoint`](Self::checkpoint). 0 before the first
+    /// commit; small again once a complete checkpoint let a commit restart
+    /// the WAL.
+    pub fn wal_frames(&self) -> u32 {
+        self.wal.frames.load(Ordering::Relaxed)
     }
 
     fn requeue_or_supersede(
@@ -481,6 +627,30 @@ impl Drop for WriteTx<'_> {
     fn drop(&mut self) {
         if self.open && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// The statements of one `apply` call, each looked up in the connection's
+/// cache once (a lookup hashes the SQL text).
+struct Statements<'c> {
+    conn: &'c Connection,
+    slots: [Option<rusqlite::CachedStatement<'c>>; 8],
+}
+
+impl<'c> Statements<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        Statements {
+            conn,
+            slots: Default::default(),
+        }
+    }
+
+    fn get(&mut self, slot: usize, sql: &str) -> Result<&mut rusqlite::CachedStatement<'c>> {
+        let conn = self.conn;
+        match &mut self.slots[slot] {
+            Some(stmt) => Ok(stmt),
+            empty => Ok(empty.insert(conn.prepare_cached(sql)?)),
         }
     }
 }
@@ -659,11 +829,96 @@ impl QueueStore for SqliteStore {
             return Ok(applied);
         }
         let tx = WriteTx::begin(&self.conn)?;
-        for (id, change) in changes {
+        // Each statement is looked up once per call, not once per change.
+        let mut stmts = Statements::new(&self.conn);
+        let mut at = 0;
+        while at < changes.len() {
+            let (id, change) = &changes[at];
             let id = *id;
-            let live = self
-                .conn
-                .prepare_cached(APPLY_READ)?
+            at += 1;
+            // A run of the same operation for many rows (prepareBatch):
+            // one statement.
+            if let Change::SetOperation(op) = change {
+                let mut ids = vec![id];
+                while let Some((next, Change::SetOperation(next_op))) = changes.get(at) {
+                    if next_op != op {
+                        break;
+                    }
+                    ids.push(*next);
+                    at += 1;
+                }
+                let stmt = stmts.get(0, SET_OPERATIONS_IF)?;
+                let mut rows = stmt.query(params![
+                    op.map(Operation::as_str),
+                    now,
+                    json_ids(&ids)?,
+                    claim
+                ])?;
+                let mut done = Vec::with_capacity(ids.len());
+                while let Some(r) = rows.next()? {
+                    let id: i64 = r.get(0)?;
+                    done.push((id, parse_state(id, text_of(r.get_ref(1)?).unwrap_or(""))?));
+                }
+                drop(rows);
+                // In the order given.
+                let order: HashMap<i64, usize> =
+                    ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                done.sort_by_key(|(id, _)| order.get(id).copied());
+                applied.extend(done.into_iter().map(|(id, state)| Applied { id, state }));
+                continue;
+            }
+            // The simple changes: one guarded statement each (the row must
+            // still be leased to `claim`).
+            let simple = match change {
+                Change::SetTicket(ticket) => {
+                    let n = stmts
+                        .get(1, SET_TICKET_IF)?
+                        .execute(params![id, ticket, now, claim])?;
+                    if n == 0 {
+                        Some(None)
+                    } else {
+                        let state: String = stmts
+                            .get(2, STATE_OF)?
+                            .query_row(params![id], |r| r.get(0))?;
+                        Some(Some(parse_state(id, &state)?))
+                    }
+                }
+                Change::Done { message } => {
+                    let n = stmts.get(3, SETTLE_IF)?.execute(params![
+                        id,
+                        State::Done.as_str(),
+                        message,
+                        now,
+                        claim
+                    ])?;
+                    Some((n > 0).then_some(State::Done))
+                }
+                Change::Failed { message } => {
+                    let n = stmts.get(3, SETTLE_IF)?.execute(params![
+                        id,
+                        State::Failed.as_str(),
+                        message,
+                        now,
+                        claim
+                    ])?;
+                    Some((n > 0).then_some(State::Failed))
+                }
+                Change::Sent { batch_id } => {
+                    let n = stmts
+                        .get(4, SENT_IF)?
+                        .execute(params![id, batch_id, now, claim])?;
+                    Some((n > 0).then_some(State::Sent))
+                }
+                _ => None,
+            };
+            if let Some(state) = simple {
+                if let Some(state) = state {
+                    applied.push(Applied { id, state });
+                }
+                continue;
+            }
+            let live = stmts
+                .get(5, APPLY_READ)?
                 .query_row(params![id, claim], |r| {
                     Ok(Live {
                         action: r.get(0)?,
@@ -677,45 +932,6 @@ impl QueueStore for SqliteStore {
                 .optional()?;
             let Some(live) = live else { continue };
             let state = match change {
-                Change::SetOperation(op) => {
-                    self.conn.prepare_cached(SET_OPERATION)?.execute(params![
-                        id,
-                        op.map(Operation::as_str),
-                        now
-                    ])?;
-                    parse_state(id, &live.state)?
-                }
-                Change::SetTicket(ticket) => {
-                    self.conn
-                        .prepare_cached(SET_TICKET)?
-                        .execute(params![id, ticket, now])?;
-                    parse_state(id, &live.state)?
-                }
-                Change::Done { message } => {
-                    self.conn.prepare_cached(SETTLE)?.execute(params![
-                        id,
-                        State::Done.as_str(),
-                        message,
-                        now
-                    ])?;
-                    State::Done
-                }
-                Change::Failed { message } => {
-                    self.conn.prepare_cached(SETTLE)?.execute(params![
-                        id,
-                        State::Failed.as_str(),
-                        message,
-                        now
-                    ])?;
-                    State::Failed
-                }
-                Change::Sent { batch_id } => {
-                    let action = model::check_action(&live.action);
-                    self.conn
-                        .prepare_cached(SENT)?
-                        .execute(params![id, action, batch_id, now])?;
-                    State::Sent
-                }
                 Change::Retry {
                     due_at,
                     message,
@@ -728,7 +944,7 @@ impl QueueStore for SqliteStore {
                     } else {
                         State::Pending
                     };
-                    self.conn.prepare_cached(REQUEUE)?.execute(params![
+                    stmts.get(6, REQUEUE)?.execute(params![
                         id,
                         model::base_action(&live.action),
                         state.as_str(),
@@ -742,7 +958,7 @@ impl QueueStore for SqliteStore {
                 }
                 Change::Defer { due_at, message } => {
                     let state = parse_state(id, &live.state)?;
-                    self.conn.prepare_cached(REQUEUE)?.execute(params![
+                    stmts.get(6, REQUEUE)?.execute(params![
                         id,
                         live.action,
                         live.state,
@@ -756,11 +972,15 @@ impl QueueStore for SqliteStore {
                 }
                 Change::Release => {
                     let state = parse_state(id, &live.state)?;
-                    self.conn
-                        .prepare_cached(RELEASE)?
-                        .execute(params![id, now])?;
+                    stmts.get(7, RELEASE)?.execute(params![id, now])?;
                     self.requeue_or_supersede(id, &live, state, now)?
                 }
+                // Handled above.
+                Change::SetOperation(_)
+                | Change::SetTicket(_)
+                | Change::Done { .. }
+                | Change::Failed { .. }
+                | Change::Sent { .. } => continue,
             };
             applied.push(Applied { id, state });
         }

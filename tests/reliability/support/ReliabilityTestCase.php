@@ -27,6 +27,8 @@ abstract class ReliabilityTestCase extends TestCase
     protected $database;
     /** @var Queue|null */
     private $queue;
+    /** @var list<Proc> servers started by the test (stopped in tearDown) */
+    protected $servers = [];
 
     protected function setUp(): void
     {
@@ -42,6 +44,11 @@ abstract class ReliabilityTestCase extends TestCase
 
     protected function tearDown(): void
     {
+        foreach ($this->servers as $p) {
+            $p->kill(9);
+            $p->wait(5);
+        }
+        $this->servers = [];
         try {
             Sandbox::reset(); // never leave the sandbox hanging or faulty
         } catch (Throwable $e) {
@@ -229,6 +236,23 @@ abstract class ReliabilityTestCase extends TestCase
         return $out;
     }
 
+    /**
+     * Starts the hostile "API" (fixtures/hostile-server.php under PHP's built-in
+     * server); its behaviour is the word written in the returned mode file.
+     *
+     * @return array{0: string, 1: string} base URL, mode file
+     */
+    protected function hostileServer(string $mode = 'accept'): array
+    {
+        $port = Proc::freePort();
+        $modeFile = $this->dir . '/hostile.mode';
+        file_put_contents($modeFile, $mode);
+        $this->servers[] = Proc::start([PHP_BINARY, '-n', '-S', "127.0.0.1:$port", __DIR__ . '/../fixtures/hostile-server.php'], $this->dir, 'hostile', ['HOSTILE_MODE_FILE' => $modeFile]);
+        $this->assertTrue(Proc::waitForPort($port), 'the hostile server did not start');
+
+        return ["http://127.0.0.1:$port", $modeFile];
+    }
+
     protected function queue(): Queue
     {
         if ($this->queue === null) {
@@ -265,12 +289,6 @@ abstract class ReliabilityTestCase extends TestCase
     protected function ticketed(): array
     {
         return (array) (Sandbox::stats()['ticketed'] ?? []);
-    }
-
-    /** Current peak resident size of this process, in kB. */
-    protected static function hwmKb(): int
-    {
-        return Proc::rssKb(getmypid(), 'VmHWM');
     }
 
     /** Row ids of a list of rows or ids. */

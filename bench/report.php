@@ -1,0 +1,254 @@
+<?php
+/**
+ * Renders the results of bench/run.php: a plain-text table for the terminal
+ * and docs/BENCHMARKS.md (machine, date, command, every figure, the ratios
+ * to the baselines, each target met or missed). The analysis that does not
+ * come out of one run (profiles, reasons) is in bench/NOTES.md and is
+ * appended as it is.
+ */
+
+function bench_machine(): array
+{
+    $cpu = 'unknown';
+    foreach (@file('/proc/cpuinfo') ?: [] as $line) {
+        if (preg_match('/^model name\s*:\s*(.+)$/', $line, $m)) {
+            $cpu = trim($m[1]);
+            break;
+        }
+    }
+    $sqlite = 'unknown';
+    try {
+        $sqlite = (new PDO('sqlite::memory:'))->query('select sqlite_version()')->fetchColumn();
+    } catch (Throwable $e) {
+    }
+    $git = trim((string) @shell_exec('git -C ' . escapeshellarg(dirname(__DIR__)) . ' rev-parse --short HEAD 2>/dev/null'));
+    $dirty = trim((string) @shell_exec('git -C ' . escapeshellarg(dirname(__DIR__)) . ' status --porcelain --untracked-files=no 2>/dev/null')) !== '';
+
+    return [
+        'nproc' => trim((string) @shell_exec('nproc')),
+        'cpu' => $cpu,
+        'memory' => trim((string) @shell_exec('free -h')),
+        'kernel' => php_uname('s') . ' ' . php_uname('r'),
+        'php' => PHP_VERSION . (PHP_ZTS ? ' ZTS' : ' NTS'),
+        'pdo_sqlite' => $sqlite,
+        'load' => sys_getloadavg(),
+        'git' => ($git ?: 'unknown') . ($dirty ? ' + uncommitted changes' : ''),
+    ];
+}
+
+function f1($v): string
+{
+    return $v === null ? 'n/a' : number_format((float) $v, 1);
+}
+
+function f2($v): string
+{
+    return $v === null ? 'n/a' : number_format((float) $v, 2);
+}
+
+function f0($v): string
+{
+    return $v === null ? 'n/a' : number_format((float) $v, 0);
+}
+
+function ratio($ours, $theirs): string
+{
+    if (!$ours || !$theirs) {
+        return 'n/a';
+    }
+
+    return number_format($ours / $theirs, 2) . '×';
+}
+
+function mib($kib): string
+{
+    return $kib === null ? 'n/a' : number_format($kib / 1024, 1) . ' MiB';
+}
+
+function md_table(array $head, array $rows): string
+{
+    $out = '| ' . implode(' | ', $head) . " |\n|" . str_repeat('---|', count($head)) . "\n";
+    foreach ($rows as $r) {
+        $out .= '| ' . implode(' | ', $r) . " |\n";
+    }
+
+    return $out;
+}
+
+function text_table(array $head, array $rows): string
+{
+    $w = [];
+    foreach (array_merge([$head], $rows) as $r) {
+        foreach ($r as $i => $c) {
+            $w[$i] = max($w[$i] ?? 0, mb_strlen((string) $c));
+        }
+    }
+    $line = static function (array $r) use ($w) {
+        $cells = [];
+        foreach ($r as $i => $c) {
+            $cells[] = str_pad((string) $c, $w[$i] + (strlen((string) $c) - mb_strlen((string) $c)));
+        }
+
+        return '  ' . implode('  ', $cells) . "\n";
+    };
+    $out = $line($head);
+    $out .= '  ' . implode('  ', array_map(static fn ($n) => str_repeat('-', $n), $w)) . "\n";
+    foreach ($rows as $r) {
+        $out .= $line($r);
+    }
+
+    return $out;
+}
+
+function bench_report(array $R, string $startedAt): array
+{
+    $cfg = $R['config'];
+    $m = bench_machine();
+    $se = $R['save_ext'];
+    $sp = $R['save_pdo'];
+    $sef = $R['save_ext_full'];
+    $spf = $R['save_pdo_full'];
+    $de = $R['drain_ext'];
+    $dp = $R['drain_pdo'];
+    $so = $R['send_only_sdk'];
+    $rt = $R['realtime'];
+    $rh = $R['realtime_hang'];
+    $rhd = $R['realtime_hang_default'];
+    $lat = $cfg['latency_ms'];
+    $command = 'scripts/bench.sh' . ($R['scale'] !== 'default' ? ' (BENCH_SCALE=' . $R['scale'] . ')' : '');
+
+    // saveOrder
+    $saveHead = ['saveOrder, batch mode', 'calls', 'median µs', 'p99 µs', 'p99.9 µs', 'max µs', 'mean µs', 'calls/s', '> 1 ms', '> 10 ms'];
+    $saveRow = static function (string $name, array $s) {
+        return [$name, f0($s['calls']), f1($s['median_us']), f1($s['p99_us']), f1($s['p999_us']), f1($s['max_us']), f1($s['mean_us']), f0($s['calls_per_s']), f0($s['over_1ms']), f0($s['over_10ms'])];
+    };
+    $saveRows = [
+        $saveRow('extension (synchronous=NORMAL)', $se),
+        $saveRow('PDO baseline (synchronous=NORMAL)', $sp),
+        ['ratio extension / PDO', '', ratio($se['median_us'], $sp['median_us']), ratio($se['p99_us'], $sp['p99_us']), ratio($se['p999_us'], $sp['p999_us']), ratio($se['max_us'], $sp['max_us']), ratio($se['mean_us'], $sp['mean_us']), ratio($se['calls_per_s'], $sp['calls_per_s']), '', ''],
+        $saveRow('extension (synchronous=FULL)', $sef),
+        $saveRow('PDO baseline (synchronous=FULL)', $spf),
+        ['ratio extension / PDO (FULL)', '', ratio($sef['median_us'], $spf['median_us']), ratio($sef['p99_us'], $spf['p99_us']), ratio($sef['p999_us'], $spf['p999_us']), ratio($sef['max_us'], $spf['max_us']), ratio($sef['mean_us'], $spf['mean_us']), ratio($sef['calls_per_s'], $spf['calls_per_s']), '', ''],
+    ];
+
+    // Drain
+    $drainHead = ['drain of ' . f0($de['n']) . ' updates', 'wall s', 'orders/s', 'requests', 'floor s', '× floor', 'send s', 'send req.', 'send × floor', 'tickets s', 'max RSS', 'PHP peak'];
+    $drainRow = static function (string $name, array $d) {
+        return [$name, f2($d['wall_s']), f0($d['orders_per_s']), f0($d['requests']), f2($d['floor_s']), f2($d['ratio_to_floor']),
+            f2($d['send_wall_s']), f0($d['send_requests']), f2($d['send_ratio_to_floor']), f2($d['check_wall_s']),
+            mib($d['max_rss_kib']), mib(($d['peak_php_bytes'] ?? 0) / 1024)];
+    };
+    $drainRows = [
+        $drainRow('extension (cron runner)', $de),
+        $drainRow('PDO + curl_multi baseline', $dp),
+        ['ratio extension / baseline', ratio($de['wall_s'], $dp['wall_s']), ratio($de['orders_per_s'], $dp['orders_per_s']), '', '', '', ratio($de['send_wall_s'], $dp['send_wall_s']), '', '', ratio($de['check_wall_s'], $dp['check_wall_s']), ratio($de['max_rss_kib'], $dp['max_rss_kib']), ''],
+        ['SDK-like send only (no queue, no tickets)', '', f0($so['n'] / $so['process_wall_s']), f0($so['requests']), f2($so['floor_s']), '', f2($so['process_wall_s']), f0($so['requests']), f2($so['ratio_to_floor']), '', mib($so['max_rss_kib']), mib($so['peak_php_bytes'] / 1024)],
+        ['ratio extension send / SDK-like send', '', '', '', '', '', ratio($de['send_wall_s'], $so['process_wall_s']), '', ratio($de['send_ratio_to_floor'], $so['ratio_to_floor']), '', '', ''],
+    ];
+
+    // Real time
+    $rtHead = ['real-time saveOrder', 'calls', 'timeout_ms', 'median ms', 'p99 ms', 'max ms', 'mean ms', 'sent at once', 'left for the cron'];
+    $rtRow = static function (string $name, array $r) {
+        return [$name, f0($r['calls']), f0($r['timeout_ms']), f2($r['median_us'] / 1000), f2($r['p99_us'] / 1000), f2($r['max_us'] / 1000), f2($r['mean_us'] / 1000), f0($r['sent_at_once']), f0($r['left_for_cron'])];
+    };
+    $rtRows = [
+        $rtRow("sandbox answering in $lat ms", $rt),
+        $rtRow('sandbox hanging', $rh),
+        $rtRow('sandbox hanging, default timeout', $rhd),
+    ];
+
+    // Scaling
+    $scHead = ['updates', 'drain wall s', 'orders/s', 'requests', '× floor', 'send × floor', 'max RSS', 'PHP peak'];
+    $scRows = [];
+    foreach ($R['scaling'] as $n => $d) {
+        $scRows[] = [f0($n), f2($d['wall_s']), f0($d['orders_per_s']), f0($d['requests']), f2($d['ratio_to_floor']), f2($d['send_ratio_to_floor']), mib($d['max_rss_kib']), mib(($d['peak_php_bytes'] ?? 0) / 1024)];
+    }
+
+    // Targets
+    // Memory is bounded by the batch (MAX_ORDERS rows in PHP arrays and in
+    // the claim cache), not by the queue: compare the sizes that fill at
+    // least one batch (below that, a smaller batch is simply a smaller claim).
+    $full = array_filter($R['scaling'], static fn ($d, $n) => $n >= $cfg['batch'], ARRAY_FILTER_USE_BOTH) ?: $R['scaling'];
+    $rss = array_map(static fn ($d) => $d['max_rss_kib'], $R['scaling']);
+    $rssFull = array_map(static fn ($d) => $d['max_rss_kib'], $full);
+    $phpFull = array_map(static fn ($d) => $d['peak_php_bytes'], $full);
+    $flat = max($rssFull) <= 1.15 * min($rssFull) && max($phpFull) <= 1.15 * max(1, min($phpFull));
+    $perMinute = $de['orders_per_s'] * 60;
+    $timeoutOk = $rh['max_us'] <= $rh['timeout_ms'] * 1000 && $rhd['max_us'] <= $rhd['timeout_ms'] * 1000
+        && $rt['max_us'] <= $rt['timeout_ms'] * 1000;
+    $targets = [
+        ['saveOrder median ≤ 30 µs', f1($se['median_us']) . ' µs', $se['median_us'] <= 30],
+        ['saveOrder p99.9 ≤ 1 ms', f1($se['p999_us']) . ' µs', $se['p999_us'] <= 1000],
+        ['saveOrder mean below the PDO baseline\'s', f1($se['mean_us']) . ' vs ' . f1($sp['mean_us']) . ' µs', $se['mean_us'] < $sp['mean_us']],
+        ['drain of ' . f0($de['n']) . ' ≤ 1.5 × network floor', f2($de['ratio_to_floor']) . '×', $de['ratio_to_floor'] <= 1.5],
+        ['send phase ≤ 1.2 × network floor', f2($de['send_ratio_to_floor']) . '× (SDK-like: ' . f2($so['ratio_to_floor']) . '×)', $de['send_ratio_to_floor'] <= 1.2],
+        ['one cron run settles ≥ 60,000 updates a minute', f0($perMinute) . ' a minute', $perMinute >= 60000],
+        ['real-time saveOrder never waits longer than timeout_ms', 'max ' . f1($rh['max_us'] / 1000) . ' ms at ' . $rh['timeout_ms'] . ' ms, ' . f1($rhd['max_us'] / 1000) . ' ms at ' . $rhd['timeout_ms'] . ' ms', $timeoutOk],
+        ['memory flat as the queue grows', implode(' / ', array_map('mib', $rss)) . ' max RSS at ' . implode(' / ', array_map('f0', array_keys($R['scaling']))) . ' updates', $flat],
+    ];
+    $targetRows = array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : '**missed**'], $targets);
+
+    $text = "\nshoppingfeed_sync benchmarks ($startedAt, " . $m['nproc'] . ' CPUs, ' . $m['cpu'] . ")\n\n"
+        . text_table($saveHead, $saveRows) . "\n"
+        . text_table($drainHead, $drainRows) . "\n"
+        . text_table($rtHead, $rtRows) . "\n"
+        . text_table($scHead, $scRows) . "\n"
+        . text_table(['target', 'figure', ''], array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : 'MISSED'], $targets))
+        . "\nelapsed " . f1($R['elapsed_s']) . " s\n";
+
+    $notes = (string) @file_get_contents(__DIR__ . '/NOTES.md');
+    $load = implode(', ', array_map(static fn ($l) => number_format($l, 2), $m['load']));
+    $elapsed = f1($R['elapsed_s']);
+    $md = <<<MD
+# Benchmarks
+
+Generated by `$command` on $startedAt, in $elapsed s (see the
+README's "Benchmarks" section; `BENCH_SCALE=small` for a quick run). Every
+workload runs in this one command, the extension and its plain-PHP
+baselines side by side, against the local Shopping Feed sandbox
+(`sf-sandbox --latency-ms $lat`: every API request takes $lat ms).
+
+## Machine
+
+- `nproc`: {$m['nproc']}; CPU: {$m['cpu']}; kernel {$m['kernel']}
+- PHP {$m['php']} (CLI), SQLite of PDO {$m['pdo_sqlite']}, the extension's own bundled SQLite
+- load average at the end of the run: $load (the machine is shared: other builds ran at the same time, so wall-clock figures carry noise; instruction counts below do not)
+- code: {$m['git']}
+
+```
+{$m['memory']}
+```
+
+## Targets
+
+MD;
+    $md .= "\n" . md_table(['target (2 cores)', 'measured', ''], $targetRows)
+        . "\nWhy each target is met or missed, and what would get there: see \"Analysis\" below.\n"
+        . "\n## saveOrder in batch mode\n\n"
+        . f0($cfg['save_n']) . ' calls from PHP (`new ShoppingfeedOrderSyncStatusActions()`, `setConveyor()`, `saveOrder()`; each call timed with `hrtime`) into a new SQLite file; '
+        . 'the mix of the drain below (ship, cancel, refund, deliver), settings read through PrestaShop\'s `Configuration::get` as in a merchant\'s request. '
+        . 'The baseline (`bench/baseline/PdoOrderQueue.php`) is the same queue in plain PHP: PDO SQLite, the same table and indexes, WAL, prepared statements, '
+        . 'one `BEGIN IMMEDIATE` transaction per call (update the pending row, else insert). The FULL rows: ' . f0($cfg['full_n']) . " calls with `synchronous=FULL` (`shoppingfeed_sync.synchronous=full` for the extension).\n\n"
+        . md_table($saveHead, $saveRows)
+        . "\n## Drain\n\n"
+        . 'The ' . f0($de['n']) . ' updates queued above (a quarter of each operation), settled end to end by the real cron runner `php/bin/sync-orders.php` '
+        . '(the module\'s controller through classlib\'s ActionsHandler flow): a first run sends them (check chain: nothing yet; send chain `getBatch`, `prepareBatch`, `sendBatch` repeated), '
+        . 'a second run reads their tickets and settles every row as done (`getBatch`, `checkTickets` repeated). Every state change is committed. '
+        . '`SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS` = ' . f0($cfg['batch']) . ' (the default 100 would give one request per chain: 10 requests in flight need at least 1,000; '
+        . f0($cfg['batch']) . ' is 1,000 per operation, ten full requests each). Wall time is the two processes, start to exit. '
+        . 'Network floor = requests × ' . $lat . ' ms ÷ ' . $cfg['in_flight'] . " in flight. Memory: the cron process's maximum RSS (PHP and the extension's Rust heap) and PHP's own peak.\n\n"
+        . 'The baseline (`bench/baseline/drain.php`) is the same cron in plain PHP: PDO on the same table, claims of ' . f0($cfg['batch']) . ' rows with a lease, '
+        . "`curl_multi` with 100 orders a request and 10 in flight, every state change committed after each answer, then the tickets read 10 batches at a time. "
+        . "The SDK-like row (`bench/baseline/send_only.php`) sends the same orders from memory as the official PHP SDK does (Guzzle's curl_multi: 100 a request, 10 in flight), persisting nothing and reading no ticket.\n\n"
+        . md_table($drainHead, $drainRows)
+        . "\nQueue after the drain: extension " . json_encode($de['counts']) . ', baseline ' . json_encode($dp['counts']) . ".\n"
+        . "\n## Real-time saveOrder\n\n"
+        . "`SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION` on: each `saveOrder` queues the update and sends it at once (one HTTP attempt); the time is what the merchant's request waits. "
+        . "Then the sandbox stops answering (`hang`): the update stays queued for the cron and `saveOrder` still returns true, after `shoppingfeed_sync.timeout_ms`.\n\n"
+        . md_table($rtHead, $rtRows)
+        . "\n## Scaling\n\nThe drain (both cron runs) at each queue size, same settings.\n\n"
+        . md_table($scHead, $scRows)
+        . "\n" . $notes;
+
+    return ['table' => $text, 'markdown' => $md];
+}

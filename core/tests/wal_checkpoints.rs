@@ -1,0 +1,109 @@
+//! The store's WAL size and the checkpoints that the extension runs off the
+//! merchant's request (see src/php/store.rs).
+
+use serde_json::json;
+use sfsync_core::queue::sqlite::{Options, DEFAULT_AUTOCHECKPOINT_PAGES};
+use sfsync_core::queue::{QueueStore, SqliteStore};
+
+const T0: i64 = 1_700_000_000;
+
+fn save(store: &SqliteStore, id_order: i64) {
+    let snap = json!({"id_internal_shoppingfeed": id_order, "id_order_state": 4});
+    store
+        .upsert_pending(1, id_order, "SYNC_STATUS", &snap, T0, T0)
+        .expect("upsert");
+}
+
+#[test]
+fn without_automatic_checkpoints_the_wal_grows_until_a_bounded_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let store = SqliteStore::open_with(
+        path.to_str().unwrap(),
+        Options {
+            autocheckpoint_pages: Some(0),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        store.checkpoint_if_over(10).unwrap(),
+        None,
+        "nothing written"
+    );
+    for i in 1..=300 {
+        save(&store, i);
+    }
+    let frames = store.wal_frames();
+    assert!(frames >= 300, "no automatic checkpoint: {frames} frames");
+    assert_eq!(
+        store.checkpoint_if_over(frames + 1).unwrap(),
+        None,
+        "below the threshold: a free check, no checkpoint"
+    );
+    let done = store.checkpoint_if_over(100).unwrap().expect("over it");
+    assert!(!done.busy);
+    assert_eq!(done.checkpointed_frames, done.log_frames);
+    assert_eq!(
+        store.checkpoint_if_over(100).unwrap(),
+        None,
+        "complete: nothing more until the WAL restarts"
+    );
+    save(&store, 1000);
+    assert!(
+        store.wal_frames() < 20,
+        "the next commit restarted the WAL: {} frames",
+        store.wal_frames()
+    );
+    assert_eq!(store.counts(1).unwrap(), [301, 0, 0, 0]);
+}
+
+#[test]
+fn a_checkpoint_kept_from_finishing_is_not_retried_on_every_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let path = path.to_str().unwrap();
+    let opts = Options {
+        autocheckpoint_pages: Some(0),
+        ..Options::default()
+    };
+    let store = SqliteStore::open_with(path, opts).unwrap();
+    save(&store, 1);
+    // A reader holding a snapshot: frames written after it cannot be copied.
+    let reader = rusqlite::Connection::open(path).unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let _: i64 = reader
+        .query_row("SELECT COUNT(*) FROM shoppingfeed_order", [], |r| r.get(0))
+        .unwrap();
+    for i in 2..=200 {
+        save(&store, i);
+    }
+    let first = store.checkpoint_if_over(100).unwrap().expect("tried");
+    assert!(first.checkpointed_frames < first.log_frames, "{first:?}");
+    assert_eq!(
+        store.checkpoint_if_over(100).unwrap(),
+        None,
+        "not again at once"
+    );
+    let frames = store.wal_frames();
+    let mut i = 1000;
+    while store.wal_frames() < frames + 25 {
+        save(&store, i);
+        i += 1;
+    }
+    assert!(
+        store.checkpoint_if_over(100).unwrap().is_some(),
+        "tried again once the WAL grew by a quarter of the threshold"
+    );
+    reader.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
+fn by_default_sqlite_like_automatic_checkpoints_keep_the_wal_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("q.sqlite").to_str().unwrap()).unwrap();
+    for i in 1..=1500 {
+        save(&store, i);
+        assert!(store.wal_frames() <= DEFAULT_AUTOCHECKPOINT_PAGES + 20);
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The benchmarks (not part of the test run): installs and builds like the
+# tests (scripts/setup.sh), then runs every workload of the extension and of
+# its plain-PHP baselines side by side against the local sandbox, prints a
+# table and writes docs/BENCHMARKS.md. A few minutes with the issue's sizes.
+#
+#   scripts/bench.sh                      saveOrder x 100,000, drain of 100,000, ...
+#   BENCH_SCALE=small scripts/bench.sh    a quick run (10,000)
+#   BENCH_OUT=- scripts/bench.sh          print only, leave docs/BENCHMARKS.md alone
+#
+# Other knobs (BENCH_SAVE_N, BENCH_DRAIN_N, BENCH_SCALES, BENCH_BATCH,
+# BENCH_LATENCY_MS, ...) are listed at the top of bench/run.php.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+echo "==> benchmarks (BENCH_SCALE=${BENCH_SCALE:-default})"
+php bench/run.php

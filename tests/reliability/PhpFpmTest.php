@@ -1,0 +1,276 @@
+<?php
+
+/**
+ * PHP-FPM: Debian's php-fpm8.2 with the extension loaded by the master (as
+ * php.ini / conf.d does in production, so MINIT runs before the fork), a
+ * static pool of 4 workers, driven over FastCGI by cgi-fcgi with many
+ * parallel requests that call saveOrder in real-time mode.
+ */
+final class PhpFpmTest extends ReliabilityTestCase
+{
+    const FPM = '/usr/sbin/php-fpm8.2';
+    const CGI_FCGI = '/usr/bin/cgi-fcgi';
+    const WORKERS = 4;
+
+    /** @var Proc|null */
+    private $fpm;
+    /** @var int */
+    private $port = 0;
+    /** @var string */
+    private $fpmDir = '';
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        foreach ([self::FPM, self::CGI_FCGI] as $bin) {
+            if (!is_executable($bin)) {
+                $this->fail("$bin is missing: apt-get install -y php8.2-fpm libfcgi-bin (scripts/setup.sh installs them)");
+            }
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        if ($this->fpm !== null) {
+            $this->fpm->kill(15);
+            $this->fpm->wait(10);
+            $this->fpm = null;
+        }
+        parent::tearDown();
+    }
+
+    private function startFpm(): int
+    {
+        $this->fpmDir = $this->dir . '/fpm';
+        mkdir($this->fpmDir);
+        $this->port = Proc::freePort();
+        $conf = <<<INI
+[global]
+pid = {$this->fpmDir}/fpm.pid
+error_log = {$this->fpmDir}/fpm.log
+log_level = notice
+daemonize = no
+
+[www]
+listen = 127.0.0.1:{$this->port}
+pm = static
+pm.max_children = 4
+catch_workers_output = yes
+decorate_workers_output = no
+clear_env = no
+php_admin_value[shoppingfeed_sync.database] = {$this->database}
+php_admin_value[shoppingfeed_sync.api_url] = %s
+php_value[shoppingfeed_sync.timeout_ms] = 2000
+php_admin_flag[log_errors] = on
+php_admin_value[error_log] = {$this->fpmDir}/php-errors.log
+
+INI;
+        file_put_contents($this->fpmDir . '/fpm.conf', sprintf($conf, Sandbox::url()));
+        file_put_contents($this->fpmDir . '/php.ini', "memory_limit = 128M\n");
+        $cmd = [self::FPM, '-F', '-c', $this->fpmDir . '/php.ini', '-d', 'extension=' . TestEnv::$extension, '-y', $this->fpmDir . '/fpm.conf'];
+        if (function_exists('posix_getuid') && posix_getuid() === 0) {
+            $cmd[] = '-R'; // the test machine runs as root
+        }
+        $this->fpm = Proc::start($cmd, $this->fpmDir, 'master');
+        $this->assertTrue(Proc::waitForPort($this->port, 15), 'php-fpm did not listen: ' . $this->fpm->stderr() . @file_get_contents($this->fpmDir . '/fpm.log'));
+        $deadline = microtime(true) + 10;
+        while (count(Proc::children($this->fpm->pid)) < self::WORKERS) {
+            $this->assertLessThan($deadline, microtime(true), 'the pool did not start its workers');
+            usleep(20000);
+        }
+
+        return $this->fpm->pid;
+    }
+
+    /**
+     * Sends GET requests to save.php through cgi-fcgi, $parallel at a time.
+     *
+     * @param list<string> $queries
+     * @return list<array> the decoded JSON answers (or ['raw' => ...] when not JSON)
+     */
+    private function requests(array $queries, int $parallel): array
+    {
+        $script = __DIR__ . '/fixtures/fpm/save.php';
+        $answers = [];
+        $running = [];
+        $n = 0;
+        while ($queries || $running) {
+            while ($queries && count($running) < $parallel) {
+                $query = array_shift($queries);
+                $env = [
+                    'SCRIPT_FILENAME' => $script,
+                    'SCRIPT_NAME' => '/save.php',
+                    'REQUEST_URI' => '/save.php?' . $query,
+                    'REQUEST_METHOD' => 'GET',
+                    'QUERY_STRING' => $query,
+                    'SERVER_NAME' => 'shop.test',
+                    'SERVER_PORT' => '80',
+                    'SERVER_PROTOCOL' => 'HTTP/1.1',
+                    'GATEWAY_INTERFACE' => 'CGI/1.1',
+                    'REMOTE_ADDR' => '127.0.0.1',
+                ];
+                $running[] = Proc::start([self::CGI_FCGI, '-bind', '-connect', '127.0.0.1:' . $this->port], $this->fpmDir, 'req-' . (++$n), $env);
+            }
+            foreach ($running as $i => $p) {
+                if (!$p->running()) {
+                    $code = $p->wait(5);
+                    $raw = $p->stdout();
+                    $body = ($pos = strpos($raw, "\r\n\r\n")) !== false ? substr($raw, $pos + 4) : $raw;
+                    $decoded = json_decode($body, true);
+                    $answers[] = is_array($decoded) ? $decoded + ['cgi_exit' => $code] : ['raw' => $raw . $p->stderr(), 'cgi_exit' => $code];
+                    @unlink($p->stdoutFile);
+                    @unlink($p->stderrFile);
+                    unset($running[$i]);
+                }
+            }
+            usleep(1000);
+        }
+
+        return $answers;
+    }
+
+    private function assertMasterStartedNothing(int $master, string $when): void
+    {
+        $this->assertSame(1, Proc::threads($master), "$when: the master runs no thread of ours");
+        $files = Proc::openFiles($master);
+        $this->assertSame([], preg_grep('/queue\.sqlite/', $files), "$when: the master never opened the queue");
+        // Its TCP sockets: only the pool's listening one (no connection to the API).
+        $inodes = [];
+        foreach ($files as $f) {
+            if (preg_match('/^socket:\[(\d+)\]$/', $f, $m)) {
+                $inodes[$m[1]] = true;
+            }
+        }
+        $tcp = [];
+        foreach (['/proc/net/tcp', '/proc/net/tcp6'] as $table) {
+            foreach (array_slice(file($table) ?: [], 1) as $line) {
+                $cols = preg_split('/\s+/', trim($line));
+                if (isset($cols[9], $inodes[$cols[9]])) {
+                    $tcp[] = $cols[3]; // the state: 0A = LISTEN, 01 = ESTABLISHED
+                }
+            }
+        }
+        $this->assertSame(['0A'], $tcp, "$when: the master's only TCP socket is the pool's listening one");
+    }
+
+    private function fpmLogProblems(): array
+    {
+        $log = (string) @file_get_contents($this->fpmDir . '/fpm.log') . (string) @file_get_contents($this->fpmDir . '/php-errors.log');
+
+        return preg_grep('/SIGSEGV|SIGABRT|SIGBUS|exited on signal|exited with code|core dumped|Fatal|panicked|ShoppingfeedSyncException/i', explode("\n", $log));
+    }
+
+    public function testRealTimeSavesFromForkedWorkersAllReachTheApi(): void
+    {
+        $requests = Size::pick(1000, 10000);
+        $parallel = 8;
+        Sandbox::config(['latency_ms' => 5]);
+        $master = $this->startFpm();
+        $workers = Proc::children($master);
+        $this->assertCount(self::WORKERS, $workers);
+        $this->assertMasterStartedNothing($master, 'after the fork');
+        foreach ($workers as $w) {
+            $this->assertSame(1, Proc::threads($w), "worker $w starts with no thread of ours");
+            $this->assertSame([], preg_grep('/queue\.sqlite/', Proc::openFiles($w)), "worker $w inherited no queue connection");
+        }
+
+        $t0 = microtime(true);
+        $answers = $this->requests(array_map(static function ($i) {
+            return 'id=' . (100000 + $i);
+        }, range(1, $requests)), $parallel);
+        $seconds = microtime(true) - $t0;
+
+        $pids = [];
+        $slowest = 0;
+        foreach ($answers as $a) {
+            $this->assertSame(0, $a['cgi_exit'] ?? null, json_encode($a));
+            $this->assertTrue($a['ok'] ?? false, 'a request failed: ' . json_encode($a));
+            $this->assertSame(1, $a['sent'], 'the update was sent inside the request: ' . json_encode($a));
+            $this->assertSame([], $a['errors']);
+            $this->assertSame(1, $a['threads_after'], 'the current-thread runtime starts no thread');
+            $pids[$a['pid']] = ($pids[$a['pid']] ?? 0) + 1;
+            $slowest = max($slowest, $a['ms']);
+        }
+        $this->assertCount($requests, $answers);
+        $this->assertGreaterThanOrEqual(2, count($pids), 'several workers served the requests');
+        $this->assertSame([], array_diff(array_keys($pids), $workers), 'only the workers forked at start answered: none crashed and was replaced');
+        $this->assertSame($workers, Proc::children($master), 'the same workers are alive at the end');
+        $this->assertMasterStartedNothing($master, 'after the requests');
+        $this->assertSame([], $this->fpmLogProblems());
+
+        // Every update reached the sandbox, once.
+        $account = $this->sandboxAccount();
+        $this->assertSame($requests, $account['distinct']);
+        $this->assertSame($requests, $account['received']);
+        $this->assertSame(['pending' => 0, 'sent' => $requests, 'done' => 0, 'failed' => 0], $this->queue()->counts());
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts());
+        ksort($pids);
+        Figures::record('fpm', 'real-time saveOrder through php-fpm8.2 (static pool of 4, cgi-fcgi x8 in parallel)', [
+            'requests' => $requests,
+            'workers_used' => count($pids),
+            'requests_per_worker' => array_values($pids),
+            'sent_in_request' => $requests,
+            'reached_api' => $account['distinct'],
+            'lost' => 0,
+            'worker_crashes' => 0,
+            'master_threads' => 1,
+            'slowest_request_ms' => $slowest,
+            'seconds' => round($seconds, 1),
+        ]);
+    }
+
+    public function testAHungApiNeverTakesTheShopDown(): void
+    {
+        $requests = Size::pick(40, 200);
+        $this->startFpm();
+        Sandbox::config(['hang' => true]);
+        $t0 = microtime(true);
+        $answers = $this->requests(array_map(static function ($i) {
+            return 'timeout=300&id=' . (200000 + $i);
+        }, range(1, $requests)), 8);
+        $seconds = microtime(true) - $t0;
+        $slowest = 0;
+        foreach ($answers as $a) {
+            $this->assertTrue($a['ok'] ?? false, 'the merchant\'s request went on: ' . json_encode($a));
+            $this->assertSame(0, $a['sent']);
+            $this->assertStringContainsString('timed out after 300 ms', implode(' ', $a['errors']));
+            $slowest = max($slowest, $a['ms']);
+        }
+        $this->assertLessThan(1500, $slowest, 'a request waits at most about shoppingfeed_sync.timeout_ms for Shopping Feed');
+        $this->assertSame([], $this->fpmLogProblems());
+        Sandbox::config(['hang' => false]);
+        $this->assertSame(['pending' => $requests, 'sent' => 0, 'done' => 0, 'failed' => 0], $this->queue()->counts(), 'every update waits for the cron');
+        $this->queue()->makeDue();
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts());
+        $account = $this->sandboxAccount();
+        $this->assertSame($account['ignored'], $account['resent']);
+        Figures::record('fpm', 'real-time saveOrder while the API hangs (timeout_ms 300)', [
+            'requests' => $requests, 'failed_requests' => 0, 'slowest_request_ms' => $slowest, 'queued_for_cron' => $requests, 'lost' => 0, 'seconds' => round($seconds, 1),
+        ]);
+    }
+
+    public function testForkedChildrenOfAProcessThatUsedTheExtension(): void
+    {
+        if (!function_exists('pcntl_fork')) {
+            $this->markTestSkipped('pcntl is not available');
+        }
+        $children = 4;
+        $per = Size::pick(25, 200);
+        [$code, $out, $err] = TestEnv::run(array_merge(TestEnv::phpCommand(), [__DIR__ . '/fixtures/fork.php', (string) $children, (string) $per]), [], 120);
+        $this->assertSame(0, $code, $err . $out);
+        $lines = array_map(static function ($l) {
+            return json_decode($l, true);
+        }, array_filter(explode("\n", trim($out))));
+        $this->assertCount($children + 1, $lines, $out . $err);
+        $parent = array_pop($lines);
+        $this->assertSame(['parent' => true, 'sent' => 2, 'child_exit_codes' => array_fill(0, $children, 0)], $parent);
+        foreach ($lines as $child) {
+            $this->assertSame($per, $child['sent'], json_encode($child));
+            $this->assertSame([], $child['errors']);
+        }
+        $this->assertSame($children * $per + 2, $this->sandboxAccount()['distinct']);
+        Figures::record('fpm', 'pcntl_fork after the parent used queue, client and runtime', ['children' => $children, 'sent' => $children * $per + 2, 'lost' => 0, 'crashes' => 0]);
+    }
+}
