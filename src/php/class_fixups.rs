@@ -41,18 +41,28 @@ extern "C" fn create_object<T: RegisteredClass + Default>(ce: *mut ClassEntry) -
     unsafe { (*obj.into_raw()).get_mut_zend_obj() }
 }
 
+/// A method of one of our classes by its lower-case name (null if absent).
+///
+/// # Safety
+/// `ce` is a live class entry.
+unsafe fn find_method(ce: *mut ClassEntry, lower_name: &str) -> *mut zend_function {
+    unsafe {
+        zend_hash_str_find_ptr_lc(
+            &raw const (*ce).function_table,
+            lower_name.as_ptr().cast(),
+            lower_name.len(),
+        )
+        .cast::<zend_function>()
+    }
+}
+
 /// Declares the return type of an internal method as `static`.
 ///
 /// # Safety
 /// `ce` is one of our registered classes, before any PHP code runs.
 unsafe fn return_static(ce: *mut ClassEntry, method: &str) {
     unsafe {
-        let f = zend_hash_str_find_ptr_lc(
-            &raw const (*ce).function_table,
-            method.as_ptr().cast(),
-            method.len(),
-        )
-        .cast::<zend_function>();
+        let f = find_method(ce, method);
         if f.is_null() {
             return;
         }
@@ -78,13 +88,7 @@ const ACC_PRIVATE: u32 = 1 << 2;
 /// As for [`return_static`].
 unsafe fn make_private(ce: *mut ClassEntry, method: &str) {
     unsafe {
-        let f = zend_hash_str_find_ptr_lc(
-            &raw const (*ce).function_table,
-            method.as_ptr().cast(),
-            method.len(),
-        )
-        .cast::<zend_function>();
-        if let Some(f) = f.as_mut() {
+        if let Some(f) = find_method(ce, method).as_mut() {
             f.common.fn_flags = (f.common.fn_flags & !ACC_PUBLIC) | ACC_PRIVATE;
         }
     }
