@@ -21,6 +21,7 @@ cg() { # cg NAME command...
   ir "$OUT/$name.out"
 }
 per() { echo $(( ($2 - $1) / $3 )); }
+reset_sandbox() { php -r 'file_get_contents($argv[1], false, stream_context_create(["http" => ["method" => "POST"]]));' "$1/_sandbox/reset"; }
 
 small=500; large=1500
 for impl in ext pdo; do
@@ -45,7 +46,7 @@ declare -A runs
 for n in 1 4000; do
   db="$OUT/d-$n.sqlite"
   php -d extension="$EXT" bench/save.php --impl=ext --n=$n --db="$db" >/dev/null
-  curl -s -X POST "$url/_sandbox/reset" >/dev/null
+  reset_sandbox "$url"
   for phase in send check; do
     runs[$phase-$n]=$(SHOPPINGFEED_AUTH_TOKEN=sandbox-token cg "drain-$phase-$n" php -d extension="$EXT" php/bin/sync-orders.php \
       --shop=1 --store-id=42 --api-url="$url" --database="$db" --no-lock --time-budget=600 "${set_args[@]}")
@@ -57,7 +58,7 @@ echo "drain, ticket run: $(per "${runs[check-1]}" "${runs[check-4000]}" 3999) in
 for n in 1 4000; do
   db="$OUT/p-$n.sqlite"
   php bench/save.php --impl=pdo --n=$n --db="$db" >/dev/null
-  curl -s -X POST "$url/_sandbox/reset" >/dev/null
+  reset_sandbox "$url"
   for phase in send check; do
     runs[base-$phase-$n]=$(cg "baseline-$phase-$n" php bench/baseline/drain.php --db="$db" --api-url="$url" --phase=$phase --batch=4000)
   done

@@ -21,6 +21,11 @@ function bench_machine(): array
         $sqlite = (new PDO('sqlite::memory:'))->query('select sqlite_version()')->fetchColumn();
     } catch (Throwable $e) {
     }
+    $bundled = 'bundled';
+    $info = (string) @shell_exec(escapeshellarg(PHP_BINARY) . ' -d extension=' . escapeshellarg((string) ($GLOBALS['ext'] ?? '')) . ' --ri shoppingfeed_sync 2>/dev/null');
+    if (preg_match('/SQLite ([0-9.]+)/', $info, $mm)) {
+        $bundled = $mm[1] . ' (bundled)';
+    }
     $git = trim((string) @shell_exec('git -C ' . escapeshellarg(dirname(__DIR__)) . ' rev-parse --short HEAD 2>/dev/null'));
     $dirty = trim((string) @shell_exec('git -C ' . escapeshellarg(dirname(__DIR__)) . ' status --porcelain --untracked-files=no 2>/dev/null')) !== '';
 
@@ -31,6 +36,7 @@ function bench_machine(): array
         'kernel' => php_uname('s') . ' ' . php_uname('r'),
         'php' => PHP_VERSION . (PHP_ZTS ? ' ZTS' : ' NTS'),
         'pdo_sqlite' => $sqlite,
+        'ext_sqlite' => $bundled,
         'load' => sys_getloadavg(),
         'git' => ($git ?: 'unknown') . ($dirty ? ' + uncommitted changes' : ''),
     ];
@@ -211,7 +217,7 @@ baselines side by side, against the local Shopping Feed sandbox
 ## Machine
 
 - `nproc`: {$m['nproc']}; CPU: {$m['cpu']}; kernel {$m['kernel']}
-- PHP {$m['php']} (CLI), SQLite of PDO {$m['pdo_sqlite']}, the extension's own bundled SQLite
+- PHP {$m['php']} (CLI); SQLite {$m['pdo_sqlite']} for PDO (Debian's), {$m['ext_sqlite']} in the extension
 - load average at the end of the run: $load (the machine is shared: other builds ran at the same time, so wall-clock figures carry noise; instruction counts below do not)
 - code: {$m['git']}
 

@@ -44,7 +44,13 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
     info_table_start!();
     info_table_row!("shoppingfeed_sync support", "enabled");
     info_table_row!("version", env!("CARGO_PKG_VERSION"));
-    info_table_row!("queue store", "SQLite (bundled) WAL");
+    info_table_row!(
+        "queue store",
+        format!(
+            "SQLite {} (bundled) WAL",
+            sfsync_core::queue::sqlite::sqlite_version()
+        )
+    );
     info_table_row!(
         "HTTP client",
         "reqwest + rustls, tokio current-thread (lazy)"

@@ -62,9 +62,11 @@ final class CrashTest extends ReliabilityTestCase
         $leasedByKilled = 0;
         $killsWithLeases = 0;
         $t0 = microtime(true);
-        for ($i = 0; $killed < $kills && $i < $kills * 5; $i++) {
+        // A run that drains the 15 new orders quickly may end before its
+        // kill: kill early enough to hit most runs, and allow many tries.
+        for ($i = 0; $killed < $kills && $i < $kills * 20; $i++) {
             $p = $this->startCron('run-' . $i, $settings);
-            usleep(mt_rand(20000, 300000));
+            usleep(mt_rand(5000, 150000));
             $run = ['pid' => $p->pid, 'start_ms' => (int) floor($p->startedAt * 1000), 'killed' => false];
             if ($p->kill(9)) {
                 $run['kill_ms'] = (int) ceil(microtime(true) * 1000);

@@ -183,7 +183,11 @@ INI;
         $pids = [];
         $slowest = 0;
         foreach ($answers as $a) {
-            $this->assertSame(0, $a['cgi_exit'] ?? null, json_encode($a));
+            // cgi-fcgi's exit status: 0, or -1 when PHP's proc_get_status()
+            // could not observe it (the process was already reaped: a known
+            // limit of proc_open, seen once in six runs). The complete JSON
+            // answer checked below is what proves the request succeeded.
+            $this->assertContains($a['cgi_exit'] ?? null, [0, -1], json_encode($a));
             $this->assertTrue($a['ok'] ?? false, 'a request failed: ' . json_encode($a));
             $this->assertSame(1, $a['sent'], 'the update was sent inside the request: ' . json_encode($a));
             $this->assertSame([], $a['errors']);

@@ -79,6 +79,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+/// The version of the SQLite library this store runs on (the bundled one).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
 /// The schema version this store writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 1;
 
