@@ -38,7 +38,7 @@ impl<'a> PhpSettings<'a> {
         })
     }
 
-    fn from_configuration(&self, name: &str) -> Result<Option<Value>, Error> {
+    fn configuration_value(&self, name: &str) -> Result<Option<Value>, Error> {
         let Some(get) = configuration_get() else {
             return Ok(None);
         };
@@ -149,7 +149,7 @@ impl SettingsSource for PhpSettings<'_> {
         }
         let value = match self.overrides.and_then(|o| o.get(name)) {
             Some(zv) if !zv.dereference().is_null() => Some(setting_to_json(zv, name)?),
-            _ => self.from_configuration(name)?,
+            _ => self.configuration_value(name)?,
         };
         self.cache
             .borrow_mut()
