@@ -16,11 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "sandbox-token";
-const STORE: i64 = 42;
-const SHOP: i64 = 1;
-const SYNC: &str = "SYNC_STATUS";
-const CHECK: &str = "CHECK_TICKET_SYNC_STATUS";
+mod common;
+use common::{sandbox_control, shop_settings, CHECK, SHOP, STORE, SYNC, TOKEN};
 
 struct Env {
     sb: Sandbox,
@@ -64,21 +61,7 @@ fn client_for(url: &str) -> Client {
 impl Env {
     /// Calls the sandbox's control API.
     fn ctl(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/_sandbox/{path}", self.sb.url());
-        let http = self.http.clone();
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        sfsync_core::runtime::block_on(async move {
-            let mut req = http.request(method, url);
-            if let Some(b) = body {
-                req = req
-                    .header("content-type", "application/json")
-                    .body(b.to_string());
-            }
-            let resp = req.send().await.expect("control request");
-            assert!(resp.status().is_success(), "control API: {}", resp.status());
-            let bytes = resp.bytes().await.expect("control body");
-            serde_json::from_slice(&bytes).expect("control JSON")
-        })
+        sandbox_control(&self.http, &self.sb.url(), method, path, body)
     }
 
     fn config(&self, v: Value) {
@@ -191,21 +174,7 @@ impl Env {
 }
 
 fn settings_map(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    let mut m: Map<String, Value> = [
-        (settings::SHIPPED, json!("[4]")),
-        (settings::CANCELLED, json!("[6]")),
-        (settings::REFUNDED, json!("[7]")),
-        (settings::DELIVERED, json!("[5]")),
-        (settings::RETRY_DELAY, json!("0")),
-        (settings::TIME_SHIFT, json!("0")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    for (k, v) in pairs {
-        m.insert(k.to_string(), v.clone());
-    }
-    m
+    shop_settings(pairs)
 }
 
 fn ship_snapshot(id: i64) -> Value {

@@ -21,11 +21,8 @@ use sfsync_core::{settings, time};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "sandbox-token";
-const STORE: i64 = 42;
-const SHOP: i64 = 1;
-const SYNC: &str = "SYNC_STATUS";
-const CHECK: &str = "CHECK_TICKET_SYNC_STATUS";
+mod common;
+use common::{sandbox_control, shop_settings, CHECK, SHOP, STORE, SYNC, TOKEN};
 /// The order states of the four lists, in the order orders are spread over them.
 const STATES: [(i64, &str); 4] = [(4, "ship"), (6, "cancel"), (7, "refund"), (5, "deliver")];
 
@@ -68,19 +65,10 @@ impl Soak {
             .no_proxy()
             .build()
             .expect("reqwest");
-        let settings: Map<String, Value> = [
-            (settings::SHIPPED, json!("[4]")),
-            (settings::CANCELLED, json!("[6]")),
-            (settings::REFUNDED, json!("[7]")),
-            (settings::DELIVERED, json!("[5]")),
-            (settings::RETRY_DELAY, json!("0")),
-            (settings::TIME_SHIFT, json!("0")),
+        let settings = shop_settings(&[
             (settings::MAX_ORDERS, json!("60")),
             (settings::MAX_ATTEMPTS, json!(max_attempts.to_string())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        ]);
         let seed = seed();
         eprintln!("faults soak seed: {seed} (SFSYNC_FAULT_SEED={seed} to replay)");
         Soak {
@@ -97,21 +85,7 @@ impl Soak {
     }
 
     fn ctl(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}/_sandbox/{path}", self.sb.url());
-        let http = self.http.clone();
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        sfsync_core::runtime::block_on(async move {
-            let mut req = http.request(method, url);
-            if let Some(b) = body {
-                req = req
-                    .header("content-type", "application/json")
-                    .body(b.to_string());
-            }
-            let resp = req.send().await.expect("control request");
-            assert!(resp.status().is_success(), "control API: {}", resp.status());
-            let bytes = resp.bytes().await.expect("control body");
-            serde_json::from_slice(&bytes).expect("control JSON")
-        })
+        sandbox_control(&self.http, &self.sb.url(), method, path, body)
     }
 
     fn target(&self) -> Target<'static> {
