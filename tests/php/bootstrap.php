@@ -36,6 +36,7 @@ foreach (['Configuration', 'Shop', 'Mail', 'PrestaShopLogger', 'Hook', 'ActionsH
     require_once __DIR__ . '/doubles/' . $double . '.php';
 }
 require_once __DIR__ . '/support/Sandbox.php';
+require_once __DIR__ . '/support/ShopFixtures.php';
 require_once __DIR__ . '/support/SyncTestCase.php';
 require_once $root . '/php/classes/ShoppingfeedOrderDataProvider.php';
 require_once $root . '/php/classes/ShoppingfeedOrderSyncHook.php';

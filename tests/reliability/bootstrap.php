@@ -25,6 +25,7 @@ require_once __DIR__ . '/support/Size.php';
 require_once __DIR__ . '/support/Figures.php';
 require_once __DIR__ . '/support/Proc.php';
 require_once __DIR__ . '/support/Queue.php';
+require_once $root . '/tests/php/support/ShopFixtures.php';
 require_once __DIR__ . '/support/ReliabilityTestCase.php';
 
 TestEnv::$root = $root;

@@ -9,6 +9,8 @@ use PHPUnit\Framework\TestCase;
  */
 abstract class SyncTestCase extends TestCase
 {
+    use ShopFixtures;
+
     /** Order states of the test shop's four lists, and one in no list. */
     const SHIPPED = 4;
     const CANCELLED = 6;
@@ -67,39 +69,6 @@ abstract class SyncTestCase extends TestCase
             'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => 0,
             'SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '0',
         ], $overrides);
-    }
-
-    /** A conveyor for shop 1 with the sandbox's credentials; $extra replaces keys (null removes one). */
-    protected function conveyor(array $extra = [], array $settings = []): array
-    {
-        $conveyor = [
-            'id_shop' => 1,
-            'order_action' => ShoppingfeedOrder::ACTION_SYNC_STATUS,
-            'token' => self::TOKEN,
-            'shoppingfeed_store_id' => self::STORE_ID,
-            'settings' => $this->settings($settings),
-        ];
-        foreach ($extra as $key => $value) {
-            if ($value === null) {
-                unset($conveyor[$key]);
-            } else {
-                $conveyor[$key] = $value;
-            }
-        }
-
-        return $conveyor;
-    }
-
-    /** A snapshot named by Shopping Feed's internal id, with shipment data. */
-    protected function snapshot(int $internalId, int $state, array $extra = []): array
-    {
-        return array_replace([
-            'id_internal_shoppingfeed' => $internalId,
-            'id_order_state' => $state,
-            'carrier' => 'Colissimo',
-            'tracking_number' => 'TRK' . $internalId,
-            'tracking_url' => 'https://track.example/?n=TRK' . $internalId,
-        ], $extra);
     }
 
     /** A snapshot named by the legacy pair reference + marketplace. */

@@ -9,6 +9,8 @@ use PHPUnit\Framework\TestCase;
  */
 abstract class ReliabilityTestCase extends TestCase
 {
+    use ShopFixtures;
+
     const SHIPPED = 4;
     const CANCELLED = 6;
     const REFUNDED = 7;
@@ -92,39 +94,6 @@ abstract class ReliabilityTestCase extends TestCase
             $this->cliSets($settings),
             $extraArgs
         );
-    }
-
-    /** A conveyor for shop 1 with the sandbox's credentials; $extra replaces keys (null removes one). */
-    protected function conveyor(array $extra = [], array $settings = []): array
-    {
-        $conveyor = [
-            'id_shop' => 1,
-            'order_action' => ShoppingfeedOrder::ACTION_SYNC_STATUS,
-            'token' => self::TOKEN,
-            'shoppingfeed_store_id' => self::STORE_ID,
-            'settings' => $this->settings($settings),
-        ];
-        foreach ($extra as $key => $value) {
-            if ($value === null) {
-                unset($conveyor[$key]);
-            } else {
-                $conveyor[$key] = $value;
-            }
-        }
-
-        return $conveyor;
-    }
-
-    /** A snapshot named by Shopping Feed's internal id, with shipment data. */
-    protected function snapshot(int $internalId, int $state = self::SHIPPED, array $extra = []): array
-    {
-        return array_replace([
-            'id_internal_shoppingfeed' => $internalId,
-            'id_order_state' => $state,
-            'carrier' => 'Colissimo',
-            'tracking_number' => 'TRK' . $internalId,
-            'tracking_url' => 'https://track.example/?n=TRK' . $internalId,
-        ], $extra);
     }
 
     /** @return ShoppingfeedOrderSyncStatusActions */
