@@ -48,7 +48,7 @@ for n in 1 4000; do
   php -d extension="$EXT" bench/save.php --impl=ext --n=$n --db="$db" >/dev/null
   reset_sandbox "$url"
   for phase in send check; do
-    runs[$phase-$n]=$(SHOPPINGFEED_AUTH_TOKEN=sandbox-token cg "drain-$phase-$n" php -d extension="$EXT" php/bin/sync-orders.php \
+    runs[$phase-$n]=$(SHOPPINGFEED_AUTH_TOKEN=sandbox-token cg "drain-$phase-$n" php -d extension="$EXT" php/tools/bin/sync-orders.php \
       --shop=1 --store-id=42 --api-url="$url" --database="$db" --no-lock --time-budget=600 "${set_args[@]}")
   done
 done

@@ -7,7 +7,7 @@
  *   php -d extension=... bench/realtime.php --n=200 --db=Q.sqlite --api-url=URL [--timeout-ms=3000]
  */
 require_once __DIR__ . '/lib.php';
-require_once dirname(__DIR__) . '/php/lib/standalone.php';
+require_once dirname(__DIR__) . '/php/tools/lib/standalone.php';
 
 $o = bench_opts($argv);
 $n = (int) ($o['n'] ?? 200);
@@ -43,9 +43,9 @@ for ($i = $first; $i < $first + $n; $i++) {
         fwrite(STDERR, "saveOrder returned false at $i\n");
         exit(1);
     }
-    $rows = ShoppingfeedOrder::find($i);
+    $rows = ShoppingfeedOrderSyncQueue::find($i);
     $state = end($rows)['state'] ?? null;
-    if ($state === ShoppingfeedOrder::STATE_SENT || $state === ShoppingfeedOrder::STATE_DONE) {
+    if ($state === ShoppingfeedOrderSyncQueue::STATE_SENT || $state === ShoppingfeedOrderSyncQueue::STATE_DONE) {
         $sent++;
     } else {
         $queued++;

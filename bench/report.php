@@ -237,7 +237,7 @@ MD;
         . 'one `BEGIN IMMEDIATE` transaction per call (update the pending row, else insert). The FULL rows: ' . f0($cfg['full_n']) . " calls with `synchronous=FULL` (`shoppingfeed_sync.synchronous=full` for the extension).\n\n"
         . md_table($saveHead, $saveRows)
         . "\n## Drain\n\n"
-        . 'The ' . f0($de['n']) . ' updates queued above (a quarter of each operation), settled end to end by the real cron runner `php/bin/sync-orders.php` '
+        . 'The ' . f0($de['n']) . ' updates queued above (a quarter of each operation), settled end to end by the real cron runner `php/tools/bin/sync-orders.php` '
         . '(the module\'s controller through classlib\'s ActionsHandler flow): a first run sends them (check chain: nothing yet; send chain `getBatch`, `prepareBatch`, `sendBatch` repeated), '
         . 'a second run reads their tickets and settles every row as done (`getBatch`, `checkTickets` repeated). Every state change is committed. '
         . '`SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS` = ' . f0($cfg['batch']) . ' (the default 100 would give one request per chain: 10 requests in flight need at least 1,000; '

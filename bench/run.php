@@ -151,7 +151,7 @@ say("saveOrder x {$cfg['full_n']}: synchronous=FULL, extension and PDO");
 $R['save_ext_full'] = run_json(array_merge([$php], $extArgs, ['-d', 'shoppingfeed_sync.synchronous=full', "$root/bench/save.php", '--impl=ext', "--n={$cfg['full_n']}", "--db=$work/ext-full.sqlite"]));
 $R['save_pdo_full'] = run_json([$php, "$root/bench/save.php", '--impl=pdo', '--sync=full', "--n={$cfg['full_n']}", "--db=$work/pdo-full.sqlite"]);
 
-// 2. The drain through the real cron runner (php/bin/sync-orders.php).
+// 2. The drain through the real cron runner (php/tools/bin/sync-orders.php).
 $cronSettings = [];
 foreach (bench_settings(0) + ['SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS' => (string) $cfg['batch']] as $k => $v) {
     $cronSettings[] = '--set';
@@ -165,7 +165,7 @@ function cron_run(string $db): array
     $before = sandbox('GET', '/_sandbox/stats?ticketed=0');
     @unlink("$work/peak.json");
     [$code, $stdout, $stderr, $wall] = run_cmd(array_merge([$php], $extArgs, ['-d', "auto_prepend_file=$root/bench/peak.php",
-        "$root/php/bin/sync-orders.php", '--shop=' . BENCH_SHOP, '--store-id=' . BENCH_STORE, "--api-url=$sandboxUrl",
+        "$root/php/tools/bin/sync-orders.php", '--shop=' . BENCH_SHOP, '--store-id=' . BENCH_STORE, "--api-url=$sandboxUrl",
         "--database=$db", '--no-lock', '--time-budget=600', '--json'], $cronSettings),
         ['SHOPPINGFEED_AUTH_TOKEN' => BENCH_TOKEN, 'BENCH_PEAK_FILE' => "$work/peak.json"]);
     $summary = json_decode($stdout, true);

@@ -14,7 +14,7 @@
  * standalone stand-in), as inside the merchant's request.
  */
 require_once __DIR__ . '/lib.php';
-require_once dirname(__DIR__) . '/php/lib/standalone.php';
+require_once dirname(__DIR__) . '/php/tools/lib/standalone.php';
 require_once __DIR__ . '/baseline/PdoOrderQueue.php';
 
 $o = bench_opts($argv);

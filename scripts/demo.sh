@@ -21,4 +21,4 @@ echo "==> sandbox at $url, queue at $work/queue.sqlite"
 php -d extension="$PWD/target/release/libshoppingfeed_sync.so" \
     -d shoppingfeed_sync.database="$work/queue.sqlite" \
     -d shoppingfeed_sync.api_url="$url" \
-    php/demo.php "$url" "$work/queue.sqlite"
+    php/tools/demo.php "$url" "$work/queue.sqlite"

@@ -4,7 +4,7 @@
 //! (`core/`, crate `sfsync_core`): it registers the classes, INI settings and
 //! exceptions, translates conveyors into core requests and core errors into
 //! PHP exceptions. The PHP lifecycle (startup, phpinfo) lives in this file;
-//! one file per PHP class under `php/`.
+//! one file (or folder) per PHP class under `php/`.
 
 #![cfg_attr(windows, feature(abi_vectorcall))]
 
@@ -69,7 +69,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .version(env!("CARGO_PKG_VERSION"))
         .info_function(module_info)
         .request_startup_function(request_startup)
-        .class::<php::order::ShoppingfeedOrder>()
+        .class::<php::queue::SyncQueue>()
         .class::<php::actions::SyncActions>()
         .class::<php::actions::StatusActions>()
 }

@@ -58,7 +58,7 @@
  * - id_shoppingfeed_order  saveOrder: the id of the saved row
  * - claim                  getBatch: the lease token of the claimed rows; the
  *                          later steps only touch rows of that claim
- * - batch                  getBatch: the claimed rows (arrays as from ShoppingfeedOrder::find())
+ * - batch                  getBatch: the claimed rows (arrays as from ShoppingfeedOrderSyncQueue::find())
  * - operations             prepareBatch: operation name => list of rows
  * - sent, succeeded, pending   lists of row ids
  * - failed                 list of rows (as from find()) that reached STATE_FAILED in this call
@@ -68,13 +68,24 @@
 
 /**
  * Constants and queue inspection.
+ *
+ * Named ShoppingfeedOrder in v1: today's Shopping Feed module declares a
+ * ShoppingfeedOrder class of its own, so the extension declares none.
  */
-final class ShoppingfeedOrder
+final class ShoppingfeedOrderSyncQueue
 {
     /** Send the order's new status to Shopping Feed. */
     public const ACTION_SYNC_STATUS = 'SYNC_STATUS';
     /** Internal stage: the status was sent, its ticket is to be read. */
     public const ACTION_CHECK_TICKET_SYNC_STATUS = 'CHECK_TICKET_SYNC_STATUS';
+    /** Send the order's invoices to Shopping Feed (v2). */
+    public const ACTION_SYNC_INVOICE = 'SYNC_INVOICE';
+    /** Internal stage: the invoices were sent, their ticket is to be read. */
+    public const ACTION_CHECK_TICKET_SYNC_INVOICE = 'CHECK_TICKET_SYNC_INVOICE';
+    /** Send the order's partial refunds (credit slips) to Shopping Feed (v2). */
+    public const ACTION_SYNC_REFUND = 'SYNC_REFUND';
+    /** Internal stage: the refund was sent, its ticket is to be read. */
+    public const ACTION_CHECK_TICKET_SYNC_REFUND = 'CHECK_TICKET_SYNC_REFUND';
 
     /** Waiting to be sent (maybe not yet due). */
     public const STATE_PENDING = 'pending';
@@ -207,7 +218,7 @@ abstract class ShoppingfeedOrderSyncActions
 }
 
 /**
- * The order-status field: ShoppingfeedOrder::ACTION_SYNC_STATUS.
+ * The order-status field: ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS.
  *
  * Cron chains: send = getBatch, prepareBatch, sendBatch (order_action
  * SYNC_STATUS); check = getBatch, checkTickets (order_action

@@ -12,7 +12,7 @@
  * Prints one JSON line: wall time, rows sent/settled, requests, peak memory.
  */
 require_once dirname(__DIR__) . '/lib.php';
-require_once dirname(__DIR__, 2) . '/php/lib/standalone.php';
+require_once dirname(__DIR__, 2) . '/php/tools/lib/standalone.php';
 require_once __DIR__ . '/PdoOrderQueue.php';
 require_once __DIR__ . '/HttpPool.php';
 require_once __DIR__ . '/Elements.php';

@@ -9,6 +9,10 @@
 //! - [`queue`]: the [`queue::QueueStore`] interface and its SQLite store.
 //! - [`api`]: the Shopping Feed HTTP client (one HTTP exchange per call).
 //! - [`engine`]: the contract's rules: save, claim, prepare, send, check, settle.
+//! - [`retry`]: the retry policy, the one place that decides a row's life
+//!   (backoff, failure limit, outage vs order failure, 429 waits); the table
+//!   is `docs/STATE-MACHINE.md`.
+//! - [`text`]: shortening messages on a character boundary.
 //! - [`runtime`]: the lazily created, fork-aware tokio runtime.
 
 pub mod api;
@@ -17,8 +21,10 @@ pub mod error;
 pub mod fasthash;
 pub mod model;
 pub mod queue;
+pub mod retry;
 pub mod runtime;
 pub mod settings;
+pub mod text;
 pub mod time;
 
 pub use error::{Error, Result};

@@ -106,7 +106,7 @@ pub fn validate_action(name: &str) -> Result<()> {
     } else {
         Err(Error::input(format!(
             "order_action must be 1 to 64 upper-case letters, digits or '_', got {}",
-            shorten(name)
+            crate::text::excerpt(name)
         )))
     }
 }
@@ -165,29 +165,49 @@ impl Identifier {
         m
     }
 
-    /// True when `text` (an API problem's detail, say) names this order.
+    /// True when `text` (an API problem's detail, say) names this order:
+    /// its internal id as a whole number (12 is not named by "Order 123"),
+    /// its reference as a whole token (R1 is not named by "Order R10").
     pub fn named_in(&self, text: &str) -> bool {
         match self {
-            Identifier::Internal(id) => contains_number(text, *id),
-            Identifier::Reference { reference, .. } => text.contains(reference.as_str()),
+            Identifier::Internal(id) => contains_bounded(text, &id.to_string(), |c| {
+                c.is_ascii_digit()
+            }),
+            Identifier::Reference { reference, .. } => {
+                contains_bounded(text, reference, joins_reference)
+            }
         }
     }
 }
 
-/// Whole-number match: 12 is in "Order 12: bad" but not in "Order 123".
-fn contains_number(text: &str, n: i64) -> bool {
-    let needle = n.to_string();
-    let bytes = text.as_bytes();
+/// The characters that continue a reference: a letter or digit (any
+/// script), `-` or `_`. Marketplace references are made of these
+/// (`AMZ-402-1234567`, `CD_99`), so a neighbour of this kind means the text
+/// names a longer reference; anything else (space, `:`, `.`, `,`, quotes,
+/// brackets, the end of the text) is a token boundary.
+fn joins_reference(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
+}
+
+/// True when `needle` occurs in `text` with neither neighbour continuing it
+/// (`joins` false for the character just before and just after, or the
+/// text's start or end there). An empty needle names nothing.
+pub(crate) fn contains_bounded(text: &str, needle: &str, joins: impl Fn(char) -> bool) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
     let mut from = 0;
-    while let Some(pos) = text[from..].find(&needle) {
+    while let Some(pos) = text[from..].find(needle) {
         let start = from + pos;
         let end = start + needle.len();
-        let before = start == 0 || !bytes[start - 1].is_ascii_digit();
-        let after = end == bytes.len() || !bytes[end].is_ascii_digit();
+        let before = text[..start].chars().next_back().is_none_or(|c| !joins(c));
+        let after = text[end..].chars().next().is_none_or(|c| !joins(c));
         if before && after {
             return true;
         }
-        from = start + 1;
+        // Step over the first character of this occurrence (on a char
+        // boundary: `from` must stay a valid slice start).
+        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
     }
     false
 }
@@ -338,15 +358,6 @@ pub fn element(op: Operation, snapshot: &Value) -> Result<Value> {
     Ok(Value::Object(el))
 }
 
-/// A bounded, printable excerpt of user input for error messages.
-pub fn shorten(s: &str) -> String {
-    let mut out: String = s.chars().take(80).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    format!("'{out}'")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +405,42 @@ mod tests {
             channel: "x".into(),
         };
         assert!(r.named_in("Order AB-1: rejected"));
+    }
+
+    #[test]
+    fn references_are_named_as_whole_tokens() {
+        let named = |reference: &str, detail: &str| {
+            Identifier::Reference {
+                reference: reference.into(),
+                channel: "amazon".into(),
+            }
+            .named_in(detail)
+        };
+        // (reference, detail, named)
+        let cases = [
+            ("R1", "Order R10: missing trackingNumber", false),
+            ("R10", "Order R10: missing trackingNumber", true),
+            ("R1", "Order R1: missing trackingNumber", true),
+            ("R1", "Orders R10, R1 refused", true),
+            ("R1", "R1", true),
+            ("R1", "order R1.", true),
+            ("R1", "'R1'", true),
+            ("R1", "(R1)", true),
+            ("R1", "XR1 refused", false),
+            ("R1", "R1-2 refused", false),
+            ("R1", "R1_2 refused", false),
+            ("R1", "R1é refused", false),
+            ("AB-1", "Order AB-1: rejected", true),
+            ("AB-1", "Order AB-12: rejected", false),
+            ("1", "Order element 0: missing carrier", false),
+            ("é", "ééé é", true),
+            ("", "anything", false),
+        ];
+        for (reference, detail, expected) in cases {
+            assert_eq!(named(reference, detail), expected, "{reference:?} in {detail:?}");
+        }
+        // Ids keep their whole-number rule: only digits continue them.
+        assert!(Identifier::Internal(12).named_in("Order 12a"));
+        assert!(!Identifier::Internal(12).named_in("Order 312"));
     }
 }

@@ -59,12 +59,11 @@ impl SettingsSource for Defaults {
     }
 }
 
+/// Longest excerpt of a bad value quoted in the error, in bytes.
+const SHOWN_BYTES: usize = 80;
+
 fn bad(name: &str, what: &str, got: &Value) -> Error {
-    let mut shown = got.to_string();
-    if shown.len() > 80 {
-        shown.truncate(80);
-        shown.push('…');
-    }
+    let shown = crate::text::shorten(&got.to_string(), SHOWN_BYTES);
     Error::input(format!("setting {name} must be {what}, got {shown}"))
 }
 
@@ -164,14 +163,24 @@ pub fn time_shift_minutes(src: &dyn SettingsSource) -> Result<i64> {
     int_setting(src, TIME_SHIFT, 5, 0, 10_080)
 }
 
-/// Order-specific failures that make a row `failed`.
-pub fn max_attempts(src: &dyn SettingsSource) -> Result<i64> {
+/// The limit on order-specific failures: a row reaching it becomes
+/// `failed` (the setting keeps its historical name, `..._MAX_ATTEMPTS`;
+/// outages count as attempts but never as failures, see [`crate::retry`]).
+pub fn max_failures(src: &dyn SettingsSource) -> Result<i64> {
     int_setting(src, MAX_ATTEMPTS, 5, 1, 1_000)
 }
 
-/// Base retry delay in seconds.
+/// Base retry delay in seconds (the backoff: [`crate::retry::delay`]), at
+/// most [`crate::retry::MAX_RETRY_DELAY_SECS`]: every delay is capped there,
+/// so a larger base would be silently the same as the cap.
 pub fn retry_delay(src: &dyn SettingsSource) -> Result<i64> {
-    int_setting(src, RETRY_DELAY, 60, 0, 86_400)
+    let cap = crate::retry::MAX_RETRY_DELAY_SECS;
+    int_setting(src, RETRY_DELAY, 60, 0, cap).map_err(|e| {
+        Error::input(format!(
+            "{} (every retry delay is capped at {cap} s)",
+            e.message()
+        ))
+    })
 }
 
 /// Seconds a claim lasts.
@@ -189,41 +198,53 @@ pub struct StateLists {
 }
 
 impl StateLists {
+    /// Reads the four lists; a state id in two of them is refused, naming
+    /// both settings (which operation the merchant meant cannot be guessed,
+    /// and taking the first list would send it silently).
     pub fn read(src: &dyn SettingsSource) -> Result<StateLists> {
-        Ok(StateLists {
+        let lists = StateLists {
             shipped: state_list(src, SHIPPED)?,
             cancelled: state_list(src, CANCELLED)?,
             refunded: state_list(src, REFUNDED)?,
             delivered: state_list(src, DELIVERED)?,
-        })
+        };
+        lists.check_disjoint()?;
+        Ok(lists)
     }
 
-    /// The operation of an order state; the lists are checked in the order
-    /// ship, cancel, refund, deliver (a state in two lists takes the first).
-    pub fn operation(&self, id_order_state: i64) -> Option<crate::model::Operation> {
+    /// Each list with its setting's name and operation, in setting order.
+    fn named(&self) -> [(&'static str, &Vec<i64>, crate::model::Operation); 4] {
         use crate::model::Operation::*;
         [
-            (&self.shipped, Ship),
-            (&self.cancelled, Cancel),
-            (&self.refunded, Refund),
-            (&self.delivered, Deliver),
+            (SHIPPED, &self.shipped, Ship),
+            (CANCELLED, &self.cancelled, Cancel),
+            (REFUNDED, &self.refunded, Refund),
+            (DELIVERED, &self.delivered, Deliver),
         ]
-        .into_iter()
-        .find(|(list, _)| list.contains(&id_order_state))
-        .map(|(_, op)| op)
     }
-}
 
-/// The delay before the n-th retry (n >= 1): `base × 2^(n−1)`, ±20 % jitter,
-/// capped at an hour; 0 when `base` is 0.
-pub fn retry_delay_for(base: i64, n: i64) -> i64 {
-    if base <= 0 {
-        return 0;
+    fn check_disjoint(&self) -> Result<()> {
+        let named = self.named();
+        for (i, (first, list, _)) in named.iter().enumerate() {
+            for (second, other, _) in &named[i + 1..] {
+                if let Some(state) = list.iter().find(|s| other.contains(s)) {
+                    return Err(Error::input(format!(
+                        "order state {state} is in both {first} and {second}: \
+                         a state must map to one Shopping Feed operation"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
-    let exp = (n.max(1) - 1).min(20) as u32;
-    let raw = (base as f64) * f64::from(2u32.pow(exp));
-    let jitter = 0.8 + fastrand::f64() * 0.4;
-    ((raw * jitter).round() as i64).clamp(1, 3600)
+
+    /// The operation of an order state (the lists are disjoint: [`read`](Self::read)).
+    pub fn operation(&self, id_order_state: i64) -> Option<crate::model::Operation> {
+        self.named()
+            .into_iter()
+            .find(|(_, list, _)| list.contains(&id_order_state))
+            .map(|(_, _, op)| op)
+    }
 }
 
 #[cfg(test)]
@@ -271,15 +292,48 @@ mod tests {
     }
 
     #[test]
-    fn retry_delay_grows_and_is_capped() {
-        for _ in 0..100 {
-            let d1 = retry_delay_for(60, 1);
-            assert!((48..=72).contains(&d1));
-            let d3 = retry_delay_for(60, 3);
-            assert!((192..=288).contains(&d3));
-            assert_eq!(retry_delay_for(60, 30), 3600.min(retry_delay_for(60, 30)));
-            assert!(retry_delay_for(60, 30) <= 3600);
+    fn a_state_in_two_lists_is_refused_naming_both() {
+        let s = src(&[(SHIPPED, json!("[4, 9]")), (DELIVERED, json!("[5, 9]"))]);
+        let err = StateLists::read(&s).unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err:?}");
+        let msg = err.message();
+        assert!(msg.contains("order state 9"), "{msg}");
+        assert!(msg.contains(SHIPPED) && msg.contains(DELIVERED), "{msg}");
+        let s = src(&[(CANCELLED, json!("[6]")), (REFUNDED, json!([6]))]);
+        let msg = StateLists::read(&s).unwrap_err().message().to_string();
+        assert!(msg.contains(CANCELLED) && msg.contains(REFUNDED), "{msg}");
+        // A state repeated inside one list is harmless.
+        let s = src(&[(SHIPPED, json!("[4, 4]")), (CANCELLED, json!("[6]"))]);
+        let lists = StateLists::read(&s).unwrap();
+        assert_eq!(lists.operation(4), Some(crate::model::Operation::Ship));
+        assert_eq!(lists.operation(6), Some(crate::model::Operation::Cancel));
+        assert_eq!(lists.operation(8), None);
+    }
+
+    #[test]
+    fn retry_delay_is_bounded_by_the_delay_cap() {
+        let ok = src(&[(RETRY_DELAY, json!("3600"))]);
+        assert_eq!(retry_delay(&ok).unwrap(), 3600);
+        assert_eq!(retry_delay(&Defaults).unwrap(), 60);
+        for bad in [json!("3601"), json!(86_400), json!("-1")] {
+            let err = retry_delay(&src(&[(RETRY_DELAY, bad.clone())])).unwrap_err();
+            assert!(matches!(err, Error::Input(_)), "{err:?}");
+            let msg = err.message();
+            assert!(msg.contains(RETRY_DELAY), "{msg}");
+            assert!(msg.contains("from 0 to 3600"), "{msg}");
+            assert!(msg.contains("capped at 3600 s"), "{msg}");
         }
-        assert_eq!(retry_delay_for(0, 4), 0);
+    }
+
+    #[test]
+    fn multi_byte_value_near_the_cut_names_the_setting() {
+        // 'é' straddles byte 80 of the shown value (the opening quote is
+        // byte 0): cutting there used to panic.
+        let value = format!("{}é{}", "a".repeat(78), "bbbb");
+        let s = src(&[(MAX_ORDERS, json!(value))]);
+        let err = max_orders(&s).unwrap_err();
+        assert!(matches!(err, Error::Input(_)), "{err:?}");
+        assert!(err.message().contains(MAX_ORDERS), "{}", err.message());
+        assert!(err.message().ends_with(&format!("\"{}…", "a".repeat(78))));
     }
 }

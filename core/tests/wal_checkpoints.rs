@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use sfsync_core::queue::sqlite::{Options, DEFAULT_AUTOCHECKPOINT_PAGES};
-use sfsync_core::queue::{QueueStore, SqliteStore};
+use sfsync_core::queue::{self, OpenOptions, QueueStore, SqliteStore, Upkeep};
 
 const T0: i64 = 1_700_000_000;
 
@@ -106,4 +106,76 @@ fn by_default_sqlite_like_automatic_checkpoints_keep_the_wal_small() {
         save(&store, i);
         assert!(store.wal_frames() <= DEFAULT_AUTOCHECKPOINT_PAGES + 20);
     }
+}
+
+#[test]
+fn upkeep_through_the_trait_checkpoints_past_each_moment_s_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let path = path.to_str().unwrap();
+    let options = Options {
+        autocheckpoint_pages: Some(0),
+        request_checkpoint_pages: Some(100_000),
+        background_checkpoint_pages: Some(50),
+        ..Options::default()
+    };
+    // Opened as the binding opens it: a `dyn QueueStore`, nothing else.
+    let queue: Box<dyn QueueStore> = queue::open(path, &OpenOptions { sqlite: options }).unwrap();
+    assert!(queue.describe().contains(path), "{}", queue.describe());
+    let snap = json!({"id_order_state": 4});
+    for i in 1..=200 {
+        queue
+            .upsert_pending(1, i, "SYNC_STATUS", &snap, T0, T0)
+            .unwrap();
+    }
+    // A checkpoint copies the WAL into the database file: it grows.
+    let file_size = || std::fs::metadata(path).unwrap().len();
+    let before = file_size();
+    queue.upkeep(Upkeep::AfterRequest);
+    assert_eq!(
+        file_size(),
+        before,
+        "below the request threshold: no checkpoint"
+    );
+    queue.upkeep(Upkeep::AfterBackground);
+    assert!(
+        file_size() > before,
+        "past the background threshold: checkpointed"
+    );
+
+    // The same through a `&dyn QueueStore` borrowed from the concrete store:
+    // the next commit after a complete checkpoint restarts the WAL.
+    let other = dir.path().join("other.sqlite");
+    let store = SqliteStore::open_with(other.to_str().unwrap(), options).unwrap();
+    for i in 1..=200 {
+        save(&store, i);
+    }
+    let as_trait: &dyn QueueStore = &store;
+    as_trait.upkeep(Upkeep::AfterRequest);
+    let frames = store.wal_frames();
+    save(&store, 1000);
+    assert!(store.wal_frames() > frames, "no checkpoint: the WAL grew");
+    as_trait.upkeep(Upkeep::AfterBackground);
+    save(&store, 1001);
+    assert!(store.wal_frames() < 20, "{} frames", store.wal_frames());
+
+    // Without thresholds, upkeep does nothing.
+    let idle = dir.path().join("idle.sqlite");
+    let idle = SqliteStore::open_with(
+        idle.to_str().unwrap(),
+        Options {
+            autocheckpoint_pages: Some(0),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    for i in 1..=100 {
+        save(&idle, i);
+    }
+    let frames = idle.wal_frames();
+    let as_trait: &dyn QueueStore = &idle;
+    as_trait.upkeep(Upkeep::AfterBackground);
+    as_trait.upkeep(Upkeep::AfterRequest);
+    save(&idle, 1000);
+    assert!(idle.wal_frames() > frames);
 }

@@ -10,14 +10,16 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::body::SbBody;
+use crate::hal;
+use crate::rate_limit::{self, Verdict};
 use crate::state::{
-    Fault, FaultKind, FaultOn, Op, OrderKey, ParsedOrder, ReqClass, ReqOutcome, RuntimeConfig,
-    State, TState, TicketQuery,
+    FaultKind, Op, OrderKey, ParsedOrder, ReqClass, ReqOutcome, State, TState, TicketQuery,
 };
+use crate::switches;
 use crate::util::{
     parse_query, percent_decode, push_json_str, query_encode, race, unix_ms, Either,
 };
@@ -30,7 +32,7 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 /// Longest a request waits while `hang` is on before answering 503.
 const HANG_MAX: Duration = Duration::from_secs(600);
 /// Largest page of a ticket collection.
-const MAX_LIMIT: u64 = 200;
+pub(crate) const MAX_LIMIT: u64 = 200;
 
 pub(crate) type Resp = Response<SbBody>;
 
@@ -54,7 +56,7 @@ impl Shared {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -98,11 +100,11 @@ fn respond(status: u16, ctype: &'static str, body: SbBody) -> Resp {
     r
 }
 
-fn json_resp(status: u16, body: impl Into<Bytes>) -> Resp {
+pub(crate) fn json_resp(status: u16, body: impl Into<Bytes>) -> Resp {
     respond(status, "application/json", SbBody::full(body))
 }
 
-fn problem(status: u16, detail: &str) -> Resp {
+pub(crate) fn problem(status: u16, detail: &str) -> Resp {
     let title = StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -140,7 +142,10 @@ enum Route {
     Ping,
     Auth,
     Me,
+    Store { store: Option<i64> },
     Order { store: Option<i64>, op: String },
+    OrderList { store: Option<i64> },
+    OrderOne { store: Option<i64>, id: String },
     TicketList { store: Option<i64> },
     TicketOne { store: Option<i64>, id: String },
     MethodNotAllowed,
@@ -161,6 +166,27 @@ impl Route {
             ["v1", "ping"] => want(Method::GET, Route::Ping),
             ["v1", "auth"] => want(Method::POST, Route::Auth),
             ["v1", "me"] => want(Method::GET, Route::Me),
+            ["v1", "store", s] => want(
+                Method::GET,
+                Route::Store {
+                    store: s.parse().ok(),
+                },
+            ),
+            ["v1", "store", s, "order"] => want(
+                Method::GET,
+                Route::OrderList {
+                    store: s.parse().ok(),
+                },
+            ),
+            // `{operation}` of the store's `order` link expanded to nothing
+            // (RFC 6570) leaves a trailing slash: still the collection
+            ["v1", "store", s, "order", ""] if *method == Method::GET => Route::OrderList {
+                store: s.parse().ok(),
+            },
+            ["v1", "store", s, "order", id] if *method == Method::GET => Route::OrderOne {
+                store: s.parse().ok(),
+                id: id.to_string(),
+            },
             ["v1", "store", s, "order", op] => want(
                 Method::POST,
                 Route::Order {
@@ -232,11 +258,23 @@ async fn v1(shared: &Shared, req: Request<Incoming>) -> Result<Resp, DropConnect
         .unwrap_or_default();
     let route = Route::of(req.method(), req.uri().path());
     let class = route.class();
-    let (auth_ok, latency) = {
+    let token = bearer(req.headers()).unwrap_or_default().to_string();
+    let (auth_ok, latency, rate) = {
         let mut st = shared.lock();
         st.count_request(class);
-        let ok = bearer(req.headers()).is_some_and(|t| st.is_token(t));
-        (ok, st.cfg.latency_ms)
+        let ok = !token.is_empty() && st.is_token(&token);
+        // the bucket is asked on arrival; latency and hang delay the answer
+        let rate = st
+            .cfg
+            .rate_limit
+            .map(|rl| (rl, st.buckets.take(rl, &token, Instant::now())));
+        (ok, st.cfg.latency_ms, rate)
+    };
+    let with_rate = |mut r: Resp| {
+        if let Some((rl, v)) = rate {
+            rate_limit::add_headers(&mut r, rl, v);
+        }
+        r
     };
     let finish = |status: Option<u16>, out: ReqOutcome| {
         shared
@@ -250,7 +288,11 @@ async fn v1(shared: &Shared, req: Request<Incoming>) -> Result<Resp, DropConnect
     if !wait_while_hanging(shared).await {
         let r = problem(503, "Sandbox is hanging (hang switch on)");
         finish(Some(503), ReqOutcome::default());
-        return Ok(r);
+        return Ok(with_rate(r));
+    }
+    if let Some((_, Verdict::Limited { .. })) = rate {
+        finish(Some(429), ReqOutcome::default());
+        return Ok(with_rate(problem(429, "Too many requests")));
     }
 
     let mut out = ReqOutcome::default();
@@ -281,10 +323,10 @@ async fn v1(shared: &Shared, req: Request<Incoming>) -> Result<Resp, DropConnect
     }
     let resp = match resp {
         Some(r) => r,
-        None => dispatch(shared, route, req, auth_ok, &mut out).await,
+        None => dispatch(shared, route, req, auth_ok, &token, &mut out).await,
     };
     finish(Some(resp.status().as_u16()), out);
-    Ok(resp)
+    Ok(with_rate(resp))
 }
 
 async fn dispatch(
@@ -292,15 +334,26 @@ async fn dispatch(
     route: Route,
     req: Request<Incoming>,
     auth_ok: bool,
+    token: &str,
     out: &mut ReqOutcome,
 ) -> Resp {
     match route {
         Route::Ping => json_resp(200, format!("{{\"timestamp\":{}}}", unix_ms() / 1000)),
         Route::Auth => auth(shared, req).await,
         _ if !auth_ok => problem(403, "Service not authorized"),
-        Route::Me => me(shared),
+        Route::Me => hal::me(shared, token),
+        Route::Store { store } => hal::store(shared, store),
+        Route::OrderList { store } => hal::order_list(shared, store, req.uri().query()),
+        Route::OrderOne { store, id } => hal::order_one(shared, store, &id),
         Route::Order { store, op } => order(shared, store, &op, req, out).await,
-        Route::TicketList { store } => ticket_list(shared, store, req.uri().query()),
+        Route::TicketList { store } => {
+            // `ticket_pages`: every page read is slow (quirks.rs)
+            let page_ms = shared.lock().cfg.quirks.ticket_pages.map(|p| p.page_ms);
+            if let Some(ms) = page_ms.filter(|&ms| ms > 0) {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            ticket_list(shared, store, req.uri().query())
+        }
         Route::TicketOne { store, id } => ticket_one(shared, store, &id),
         Route::MethodNotAllowed => problem(405, "Method not allowed"),
         Route::Unknown => problem(404, "Not found"),
@@ -348,26 +401,8 @@ async fn auth(shared: &Shared, req: Request<Incoming>) -> Resp {
     json_resp(200, b)
 }
 
-fn me(shared: &Shared) -> Resp {
-    let stores: Vec<Value> = shared
-        .lock()
-        .cfg
-        .store_ids
-        .iter()
-        .map(|id| {
-            json!({"id": id, "name": format!("Sandbox store {id}"), "status": "active", "_links": {}})
-        })
-        .collect();
-    let v = json!({
-        "login": "sandbox",
-        "_embedded": {"store": stores},
-        "_links": {"self": {"href": "/v1/me"}}
-    });
-    json_resp(200, v.to_string())
-}
-
 /// The store id when the account has it, else the 404 to answer.
-fn check_store(st: &State, store: Option<i64>) -> Result<i64, Box<Resp>> {
+pub(crate) fn check_store(st: &State, store: Option<i64>) -> Result<i64, Box<Resp>> {
     match store {
         Some(s) if st.has_store(s) => Ok(s),
         Some(s) => Err(Box::new(problem(404, &format!("Store {s} not found")))),
@@ -597,15 +632,9 @@ fn parse_order(op: Op, i: usize, el: &Value, raw: &str) -> Result<ParsedOrder, S
 fn ticket_list(shared: &Shared, store: Option<i64>, query: Option<&str>) -> Resp {
     let q = parse_query(query);
     let get = |k: &str| q.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-    let page = match get("page").map(str::parse::<u64>) {
-        None => 1,
-        Some(Ok(p)) => p.max(1),
-        Some(Err(_)) => return problem(400, "page must be a positive integer"),
-    };
-    let limit = match get("limit").map(str::parse::<u64>) {
-        None => MAX_LIMIT,
-        Some(Ok(l)) => l.clamp(1, MAX_LIMIT),
-        Some(Err(_)) => return problem(400, "limit must be a positive integer"),
+    let (page, limit) = match hal::page_params(&q) {
+        Ok(p) => p,
+        Err(e) => return problem(400, e),
     };
     let mut states = Vec::new();
     if let Some(s) = get("state").filter(|s| !s.is_empty()) {
@@ -645,8 +674,12 @@ fn ticket_list(shared: &Shared, store: Option<i64>, query: Option<&str>) -> Resp
             selected.push(idx);
         }
     }
+    // quirks.rs may add made-up tickets around the real ones, and announce
+    // more pages than there are
+    let selected = st.shown_tickets(&selected, batch.is_some());
     let total = selected.len() as u64;
-    let pages = total.div_ceil(limit).max(1);
+    let announced = st.cfg.quirks.ticket_pages.map_or(1, |p| p.pages);
+    let pages = total.div_ceil(limit).max(announced);
     let from = ((page - 1).saturating_mul(limit)).min(total) as usize;
     let to = (from as u64 + limit).min(total) as usize;
     let items = &selected[from..to];
@@ -668,11 +701,11 @@ fn ticket_list(shared: &Shared, store: Option<i64>, query: Option<&str>) -> Resp
     }
     let mut b = String::with_capacity(256 + items.len() * 400);
     b.push_str("{\"_embedded\":{\"ticket\":[");
-    for (n, &idx) in items.iter().enumerate() {
+    for (n, &item) in items.iter().enumerate() {
         if n > 0 {
             b.push(',');
         }
-        st.write_ticket(&mut b, idx, now);
+        st.write_shown(&mut b, item, now);
     }
     drop(st);
     b.push_str(&format!(
@@ -715,18 +748,22 @@ async fn control(shared: &Shared, req: Request<Incoming>) -> Resp {
     let query = req.uri().query().map(str::to_string);
     let sub = path.trim_start_matches("/_sandbox").trim_start_matches('/');
     match (&method, sub) {
-        (&Method::GET, "config") => json_resp(200, config_json(&shared.lock().cfg)),
+        (&Method::GET, "config") => json_resp(200, switches::config_json(&shared.lock().cfg)),
         (&Method::POST, "config") => {
             let v = match read_json(req).await {
                 Ok(v) => v,
                 Err(r) => return r,
             };
             let mut st = shared.lock();
-            match merge_config(&st.cfg, &v) {
+            match switches::merge_config(&st.cfg, &v) {
                 Ok(c) => {
+                    if c.rate_limit != st.cfg.rate_limit {
+                        // a new limit starts every token with a full bucket
+                        st.buckets.clear();
+                    }
                     st.cfg = c;
                     shared.hang.send_replace(st.cfg.hang);
-                    json_resp(200, config_json(&st.cfg))
+                    json_resp(200, switches::config_json(&st.cfg))
                 }
                 Err(e) => problem(400, &e),
             }
@@ -737,7 +774,7 @@ async fn control(shared: &Shared, req: Request<Incoming>) -> Resp {
                 Ok(v) => v,
                 Err(r) => return r,
             };
-            match parse_faults(&v) {
+            match switches::parse_faults(&v) {
                 Ok(fs) => {
                     let mut st = shared.lock();
                     st.faults.extend(fs);
@@ -806,176 +843,4 @@ async fn read_json(req: Request<Incoming>) -> Result<Value, Resp> {
         return Ok(Value::Object(Map::new()));
     }
     serde_json::from_slice(&body).map_err(|e| problem(400, &format!("Malformed JSON body: {e}")))
-}
-
-fn config_json(c: &RuntimeConfig) -> String {
-    let mut unknown: Vec<&String> = c.unknown_batches.iter().collect();
-    unknown.sort();
-    json!({
-        "latency_ms": c.latency_ms,
-        "ticket_delay_ms": c.ticket_delay_ms,
-        "hang": c.hang,
-        "fail_orders": c.fail_orders,
-        "cancel_orders": c.cancel_orders,
-        "reject_orders": c.reject_orders,
-        "forget_batches": c.forget_batches,
-        "unknown_batches": unknown,
-        "store_ids": c.store_ids,
-        "token_count": c.tokens.len(),
-    })
-    .to_string()
-}
-
-fn as_u64(v: &Value, k: &str) -> Result<u64, String> {
-    v.as_u64()
-        .ok_or_else(|| format!("{k} must be a non-negative integer"))
-}
-
-fn as_bool(v: &Value, k: &str) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| format!("{k} must be a boolean"))
-}
-
-fn str_map(v: &Value, k: &str) -> Result<std::collections::HashMap<String, String>, String> {
-    match v {
-        Value::Null => Ok(Default::default()),
-        Value::Object(m) => m
-            .iter()
-            .map(|(key, msg)| match msg {
-                Value::String(s) => Ok((key.clone(), s.clone())),
-                _ => Err(format!("{k}.{key} must be a string (the message)")),
-            })
-            .collect(),
-        _ => Err(format!("{k} must be an object: order key -> message")),
-    }
-}
-
-/// Applies the given keys onto a copy of `cur`; object and array values
-/// replace the previous ones (null clears them).
-fn merge_config(cur: &RuntimeConfig, v: &Value) -> Result<RuntimeConfig, String> {
-    let Some(m) = v.as_object() else {
-        return Err("config must be a JSON object".into());
-    };
-    let mut c = cur.clone();
-    for (k, val) in m {
-        match k.as_str() {
-            "latency_ms" => c.latency_ms = as_u64(val, k)?,
-            "ticket_delay_ms" => c.ticket_delay_ms = as_u64(val, k)?,
-            "hang" => c.hang = as_bool(val, k)?,
-            "forget_batches" => c.forget_batches = as_bool(val, k)?,
-            "fail_orders" => c.fail_orders = str_map(val, k)?,
-            "cancel_orders" => c.cancel_orders = str_map(val, k)?,
-            "reject_orders" => {
-                c.reject_orders = match val {
-                    Value::Null => Default::default(),
-                    Value::Object(o) => o
-                        .iter()
-                        .map(|(key, s)| match s.as_u64() {
-                            Some(s @ (400 | 404 | 409 | 422)) => Ok((key.clone(), s as u16)),
-                            _ => Err(format!(
-                                "reject_orders.{key} must be one of 400, 404, 409, 422"
-                            )),
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => return Err("reject_orders must be an object: order key -> status".into()),
-                }
-            }
-            "unknown_batches" => {
-                c.unknown_batches = match val {
-                    Value::Null => Default::default(),
-                    Value::Array(a) => a
-                        .iter()
-                        .map(|b| {
-                            b.as_str()
-                                .map(str::to_string)
-                                .ok_or_else(|| "unknown_batches must hold strings".to_string())
-                        })
-                        .collect::<Result<_, _>>()?,
-                    _ => return Err("unknown_batches must be an array of batch ids".into()),
-                }
-            }
-            "tokens" => {
-                let t: Option<Vec<String>> = val.as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.as_str().map(str::to_string))
-                        .collect()
-                });
-                match t {
-                    Some(t) if !t.is_empty() && t.len() == val.as_array().map_or(0, Vec::len) => {
-                        c.tokens = t
-                    }
-                    _ => return Err("tokens must be a non-empty array of strings".into()),
-                }
-            }
-            "store_ids" => {
-                let s: Option<Vec<i64>> = val
-                    .as_array()
-                    .and_then(|a| a.iter().map(Value::as_i64).collect());
-                match s {
-                    Some(s) => c.store_ids = s,
-                    None => return Err("store_ids must be an array of integers".into()),
-                }
-            }
-            other => return Err(format!("Unknown config key: {other}")),
-        }
-    }
-    Ok(c)
-}
-
-fn parse_faults(v: &Value) -> Result<Vec<Fault>, String> {
-    let list: Vec<&Value> = match v.get("faults") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(_) => return Err("faults must be an array".into()),
-        None if v.get("kind").is_some() => vec![v],
-        None => return Err("expected {\"faults\": [...]}".into()),
-    };
-    list.into_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let kind = f.get("kind").and_then(Value::as_str).unwrap_or("");
-            let count = match f.get("count") {
-                None => 1,
-                Some(c) => match c.as_u64() {
-                    Some(n) if n >= 1 => n,
-                    _ => return Err(format!("faults[{i}].count must be a positive integer")),
-                },
-            };
-            let on = match f.get("on").and_then(Value::as_str) {
-                None | Some("any") => FaultOn::Any,
-                Some("order") => FaultOn::Order,
-                Some("ticket") => FaultOn::Ticket,
-                Some(o) => return Err(format!("faults[{i}].on: unknown {o:?} (order, ticket, any)")),
-            };
-            let kind = match kind {
-                "status" => match f.get("status").and_then(Value::as_u64) {
-                    Some(s @ 400..=599) => FaultKind::Status(s as u16),
-                    None => FaultKind::Status(500),
-                    _ => return Err(format!("faults[{i}].status must be within 400..=599")),
-                },
-                "rate_limit" => match f.get("wait") {
-                    None => FaultKind::RateLimit(1.0),
-                    Some(w) => match w.as_f64() {
-                        Some(w) if w >= 0.0 && w.is_finite() => FaultKind::RateLimit(w),
-                        _ => return Err(format!("faults[{i}].wait must be a number of seconds")),
-                    },
-                },
-                "drop" => FaultKind::Drop,
-                "malformed" => FaultKind::Malformed,
-                "huge" => FaultKind::Huge,
-                "slow" => match f.get("ms") {
-                    None => FaultKind::Slow(1000),
-                    Some(m) => FaultKind::Slow(as_u64(m, &format!("faults[{i}].ms"))?),
-                },
-                other => {
-                    return Err(format!(
-                        "faults[{i}].kind: unknown {other:?} (status, rate_limit, drop, malformed, huge, slow)"
-                    ))
-                }
-            };
-            Ok(Fault {
-                kind,
-                remaining: count,
-                on,
-            })
-        })
-        .collect()
 }

@@ -12,7 +12,12 @@
 
 mod api;
 mod body;
+mod hal;
+mod orders;
+mod quirks;
+mod rate_limit;
 mod state;
+mod switches;
 mod util;
 
 use std::io;

@@ -7,7 +7,11 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-use crate::util::{push_json_str, rfc3339, unix_ms};
+use crate::hal::TicketView;
+use crate::orders::OrderBook;
+use crate::quirks::{Quirks, ShownState, DUP_SHOWN_MSG};
+use crate::rate_limit::{Buckets, RateLimit};
+use crate::util::{push_json_str, unix_ms};
 use crate::Config;
 
 /// Log entries kept.
@@ -178,6 +182,10 @@ pub struct RuntimeConfig {
     pub reject_orders: HashMap<String, u16>,
     pub forget_batches: bool,
     pub unknown_batches: HashSet<String>,
+    /// Hostile ticket answers (quirks.rs).
+    pub quirks: Quirks,
+    /// Rate-limit mode (rate_limit.rs); None = off.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl RuntimeConfig {
@@ -193,6 +201,8 @@ impl RuntimeConfig {
             reject_orders: HashMap::new(),
             forget_batches: false,
             unknown_batches: HashSet::new(),
+            quirks: Quirks::default(),
+            rate_limit: None,
         }
     }
 }
@@ -334,6 +344,10 @@ pub struct State {
     log: VecDeque<LogEntry>,
     next_seq: u64,
     stats: Stats,
+    /// Orders seen through operations (`GET /v1/store/{id}/order`).
+    pub orders: OrderBook,
+    /// Token buckets of the rate-limit mode.
+    pub buckets: Buckets,
 }
 
 fn random_u64() -> u64 {
@@ -348,6 +362,7 @@ fn random_u64() -> u64 {
 }
 
 const TICKET_MASK: u64 = 0x5a5a_a5a5_0f0f_f0f0;
+const SYNTH_MASK: u64 = 0x3c3c_c3c3_6969_9696;
 
 fn parse_id(s: &str, prefix: u64) -> Option<u32> {
     if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -381,6 +396,8 @@ impl State {
             log: VecDeque::new(),
             next_seq: 1,
             stats: Stats::default(),
+            orders: OrderBook::default(),
+            buckets: Buckets::default(),
         }
     }
 
@@ -395,6 +412,12 @@ impl State {
 
     pub fn ticket_id(&self, idx: u32) -> String {
         format!("{:016x}{:016x}", self.seed ^ TICKET_MASK, idx)
+    }
+
+    /// An id of the batch/ticket shape that resolves to nothing: the
+    /// shadow tickets of quirks.rs (`salt` keeps their kinds apart).
+    pub fn synthetic_id(&self, salt: u64, tag: u64) -> String {
+        format!("{:016x}{:016x}", self.seed ^ SYNTH_MASK ^ salt, tag)
     }
 
     pub fn is_token(&self, t: &str) -> bool {
@@ -561,6 +584,7 @@ impl State {
                     );
                 }
             }
+            self.orders.note(store, &o.key, idx);
             self.performed.entry(pkey).or_default().push(idx);
             self.by_key.entry(o.display.clone()).or_default().push(idx);
             if let Some(r) = &o.alt_ref {
@@ -673,45 +697,36 @@ impl State {
 
     pub fn write_ticket(&self, out: &mut String, idx: u32, now: Instant) {
         let t = &self.tickets[idx as usize];
-        let st = t.state_at(now);
-        out.push_str("{\"id\":\"");
-        out.push_str(&self.ticket_id(idx));
-        out.push_str("\",\"batchId\":\"");
-        out.push_str(&self.batch_id(t.batch));
-        out.push_str("\",\"type\":\"");
-        out.push_str(t.op.ticket_type());
-        out.push_str("\",\"state\":\"");
-        out.push_str(st.as_str());
-        out.push_str("\",\"payload\":");
-        out.push_str(&t.payload);
-        out.push_str(",\"result\":");
-        match (&t.outcome, st.is_final()) {
-            (Outcome::Failed(m) | Outcome::Canceled(m), true) => {
-                out.push_str("{\"message\":");
-                push_json_str(out, m);
-                out.push('}');
+        let real = t.state_at(now);
+        // the state shown may differ from the real one (quirks.rs); dates
+        // and result follow what is shown so the ticket stays coherent
+        let (state, shown) = match self.shown_state_of(&t.payload) {
+            None => (real.as_str(), real),
+            Some(ShownState::Raw(s)) => (s, real),
+            Some(ShownState::Known(s)) => (s.as_str(), s),
+        };
+        let message = match (&t.outcome, shown) {
+            (Outcome::Failed(m) | Outcome::Canceled(m), TState::Failed | TState::Canceled) => {
+                Some(&**m)
             }
-            _ => out.push_str("null"),
+            (Outcome::Succeed, TState::Failed | TState::Canceled) => Some(DUP_SHOWN_MSG),
+            _ => None,
+        };
+        let id = self.ticket_id(idx);
+        let batch_id = self.batch_id(t.batch);
+        TicketView {
+            store: t.store,
+            id: &id,
+            batch_id: &batch_id,
+            ticket_type: t.op.ticket_type(),
+            state,
+            payload: &t.payload,
+            message,
+            scheduled_ms: t.created_ms,
+            started_ms: (shown != TState::Scheduled).then_some(t.created_ms + t.delay_ms / 2),
+            finished_ms: shown.is_final().then_some(t.created_ms + t.delay_ms),
         }
-        out.push_str(",\"scheduledAt\":\"");
-        out.push_str(&rfc3339(t.created_ms));
-        out.push_str("\",\"startedAt\":");
-        if st != TState::Scheduled {
-            out.push('"');
-            out.push_str(&rfc3339(t.created_ms + t.delay_ms / 2));
-            out.push('"');
-        } else {
-            out.push_str("null");
-        }
-        out.push_str(",\"finishedAt\":");
-        if st.is_final() {
-            out.push('"');
-            out.push_str(&rfc3339(t.created_ms + t.delay_ms));
-            out.push('"');
-        } else {
-            out.push_str("null");
-        }
-        out.push('}');
+        .write(out);
     }
 
     /// `[{"operation","state","ticket_id","batch_id","message"}]` for an order key.
@@ -849,13 +864,14 @@ impl State {
             }
         }
         out.push_str(&format!(
-            "}},\"duplicates\":{},\"max_in_flight\":{},\"in_flight\":{},\"ignored\":{},\"rejected\":{},\"faults_injected\":{},\"batches\":{},\"tickets_total\":{}}}",
+            "}},\"duplicates\":{},\"max_in_flight\":{},\"in_flight\":{},\"ignored\":{},\"rejected\":{},\"faults_injected\":{},\"rate_limited\":{},\"batches\":{},\"tickets_total\":{}}}",
             s.duplicates,
             max_in_flight,
             in_flight,
             s.ignored,
             s.rejected,
             s.faults_injected,
+            self.buckets.limited,
             self.batches.len(),
             self.tickets.len()
         ));

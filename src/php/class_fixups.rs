@@ -12,12 +12,12 @@
 //! 2. `setConveyor()` and `setModelObject()` return `static` (they return
 //!    `$this`, as classlib's DefaultActions), which ext-php-rs can only
 //!    declare as the class name.
-//! 3. `ShoppingfeedOrder` is a static utility class: ext-php-rs always
+//! 3. `ShoppingfeedOrderSyncQueue` is a static utility class: ext-php-rs always
 //!    declares a public constructor (that throws); it is made private, as a
 //!    PHP developer would write it.
 
 use super::actions::{StatusActions, SyncActions};
-use super::order::ShoppingfeedOrder;
+use super::queue::SyncQueue;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::ffi::{zend_function, zend_hash_str_find_ptr_lc, zend_object};
 use ext_php_rs::types::ZendClassObject;
@@ -113,7 +113,7 @@ pub fn apply() {
     unsafe {
         fix::<SyncActions>();
         fix::<StatusActions>();
-        let order = std::ptr::from_ref(ShoppingfeedOrder::get_metadata().ce()).cast_mut();
-        make_private(order, "__construct");
+        let queue = std::ptr::from_ref(SyncQueue::get_metadata().ce()).cast_mut();
+        make_private(queue, "__construct");
     }
 }

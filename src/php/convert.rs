@@ -1,5 +1,5 @@
 //! PHP values <-> core types: snapshots as JSON, conveyor keys, queue rows
-//! as the arrays `ShoppingfeedOrder::find()` returns.
+//! as the arrays `ShoppingfeedOrderSyncQueue::find()` returns.
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::flags::DataType;

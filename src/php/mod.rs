@@ -1,10 +1,12 @@
-//! The binding layer: one file per PHP class, plus the translation helpers.
+//! The binding layer: one file per PHP class (`queue.rs`; the two Actions
+//! classes share the folder `actions/`, one file per step or concern), plus
+//! the translation helpers and the per-process queue connection.
 
 pub mod actions;
 pub mod class_fixups;
 pub mod convert;
 pub mod exceptions;
 pub mod ini;
-pub mod order;
+pub mod queue;
 pub mod settings;
 pub mod store;

@@ -28,26 +28,23 @@
 
 use super::ini;
 use sfsync_core::queue::sqlite::Options;
-use sfsync_core::queue::SqliteStore;
+use sfsync_core::queue::{self, OpenOptions, QueueStore, Upkeep};
 use sfsync_core::Error;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// A queue as the binding holds it: only through its trait.
+pub type Store = Rc<dyn QueueStore>;
+
 thread_local! {
-    static STORES: RefCell<(u32, HashMap<String, Rc<SqliteStore>>)> = RefCell::new((0, HashMap::new()));
+    static STORES: RefCell<(u32, HashMap<String, Store>)> = RefCell::new((0, HashMap::new()));
 }
 
 /// The store of the current `shoppingfeed_sync.database`.
-pub fn current() -> Result<Rc<SqliteStore>, Error> {
-    let path = ini::database();
-    if path.starts_with("mysql://") {
-        return Err(Error::input(format!(
-            "{}: mysql:// queues are not supported yet; use a SQLite file path",
-            ini::DATABASE
-        )));
-    }
+pub fn current() -> Result<Store, Error> {
+    let database = ini::database();
     STORES.with(|cell| {
         let mut guard = cell.borrow_mut();
         let pid = process_id();
@@ -60,14 +57,17 @@ pub fn current() -> Result<Rc<SqliteStore>, Error> {
             guard.0 = pid;
         }
         let full = ini::synchronous_full();
-        // One connection per file and durability mode (a FULL connection is
-        // keyed apart: `synchronous` is a property of the connection).
-        let key = if full { format!("{path}\0full") } else { path };
+        // One connection per queue and durability mode (a FULL connection
+        // is keyed apart: `synchronous` is a property of the connection).
+        let key = if full {
+            format!("{database}\0full")
+        } else {
+            database.clone()
+        };
         if let Some(store) = guard.1.get(&key) {
             return Ok(store.clone());
         }
-        let path = key.split('\0').next().unwrap_or_default();
-        let store = Rc::new(SqliteStore::open_with(path, options(full))?);
+        let store: Store = Rc::from(queue::open(&database, &options(full))?);
         guard.1.insert(key, store.clone());
         Ok(store)
     })
@@ -81,27 +81,30 @@ pub const BACKGROUND_CHECKPOINT_FRAMES: u32 = 4_096;
 /// The WAL file is cut back to this size after a checkpoint lets it restart.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
-/// How the extension opens a queue: no automatic checkpoint (see the module
-/// comment), the WAL file cut back to 64 MiB after a restart.
-fn options(synchronous_full: bool) -> Options {
-    Options {
-        synchronous_full,
-        autocheckpoint_pages: Some(0),
-        journal_size_limit_bytes: Some(JOURNAL_SIZE_LIMIT_BYTES),
-        ..Options::default()
+/// How the extension opens a queue: no automatic SQLite checkpoint (see the
+/// module comment: upkeep runs at the moments below), the WAL file cut back
+/// to 64 MiB after a restart.
+fn options(synchronous_full: bool) -> OpenOptions {
+    OpenOptions {
+        sqlite: Options {
+            synchronous_full,
+            autocheckpoint_pages: Some(0),
+            journal_size_limit_bytes: Some(JOURNAL_SIZE_LIMIT_BYTES),
+            request_checkpoint_pages: Some(WAL_BOUND_FRAMES),
+            background_checkpoint_pages: Some(BACKGROUND_CHECKPOINT_FRAMES),
+            ..Options::default()
+        },
     }
 }
 
 /// After `saveOrder`'s commit: the bound only (a free check below it).
-pub fn after_request_write(store: &SqliteStore) {
-    // A failed checkpoint loses nothing: the rows are in the WAL; the next
-    // save past the bound tries again.
-    let _ = store.checkpoint_if_over(WAL_BOUND_FRAMES);
+pub fn after_request_write(store: &dyn QueueStore) {
+    store.upkeep(Upkeep::AfterRequest);
 }
 
 /// After a cron step: checkpoints once the WAL holds enough pages.
-pub fn after_background_write(store: &SqliteStore) {
-    let _ = store.checkpoint_if_over(BACKGROUND_CHECKPOINT_FRAMES);
+pub fn after_background_write(store: &dyn QueueStore) {
+    store.upkeep(Upkeep::AfterBackground);
 }
 
 /// This process's id, without a system call on every `saveOrder`: cached,

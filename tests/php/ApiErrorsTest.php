@@ -37,8 +37,8 @@ final class ApiErrorsTest extends SyncTestCase
         $run = $this->sendTolerant(['SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '60']);
         foreach ([1, 2, 3] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
-            $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
             $this->assertSame(1, $row['attempts'], 'one more attempt');
             $this->assertSame(0, $row['failures'], 'an outage is not an order failure');
             $wait = $this->utc($row['update_at']) - time();
@@ -60,7 +60,7 @@ final class ApiErrorsTest extends SyncTestCase
             $this->sendTolerant($settings);
         }
         $row = $this->rowOf(1);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state'], 'MAX_ATTEMPTS counts order failures, not outages');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state'], 'MAX_ATTEMPTS counts order failures, not outages');
         $this->assertSame(3, $row['attempts']);
         $this->assertSame(0, $row['failures']);
     }
@@ -78,7 +78,7 @@ final class ApiErrorsTest extends SyncTestCase
         $this->assertSame([429, 202], $statuses, 'a 429, then the same request again');
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state']);
             $this->assertSame(0, $row['attempts'], 'a rate limit is not a failed try');
         }
     }
@@ -97,7 +97,7 @@ final class ApiErrorsTest extends SyncTestCase
         }
         foreach ([1, 2, 3] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
             $this->assertSame(0, $row['attempts'], 'no row loses an attempt');
             $this->assertSame(0, $row['failures']);
             $this->assertLessThanOrEqual(time() + 1, $this->utc($row['update_at']), 'still due');
@@ -107,7 +107,7 @@ final class ApiErrorsTest extends SyncTestCase
         $this->assertTrue($run['ok']);
         $this->assertCount(3, $run['conveyor']['batch']);
         $this->assertSame(['10001', '10002', '10003'], self::elementKeys(Sandbox::orderPosts(202)));
-        $this->assertSame(3, ShoppingfeedOrder::counts(1)['sent']);
+        $this->assertSame(3, ShoppingfeedOrderSyncQueue::counts(1)['sent']);
     }
 
     public function testRejectedTokenWhileCheckingTicketsKeepsTheRowsSent(): void
@@ -122,12 +122,12 @@ final class ApiErrorsTest extends SyncTestCase
         }
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state']);
             $this->assertSame(0, $row['attempts']);
         }
         $run = $this->check();
         $this->assertCount(2, $run['conveyor']['batch'], 'claims released at once');
-        $this->assertSame(2, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::counts(1)['done']);
     }
 
     public function testUnprocessableOrderInABulkRequestIsIsolated(): void
@@ -140,8 +140,8 @@ final class ApiErrorsTest extends SyncTestCase
         $this->assertNotSame('getBatch', $run['stopped']);
 
         $rejected = $this->rowOf(42);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $rejected['state']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $rejected['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $rejected['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $rejected['action']);
         $this->assertSame(1, $rejected['failures'], 'an order-specific failure');
         $this->assertSame(1, $rejected['attempts']);
         $this->assertNotEmpty($rejected['last_error']);
@@ -152,8 +152,8 @@ final class ApiErrorsTest extends SyncTestCase
         $this->assertCount(99, $keys, 'the 99 good orders are sent again in the same run');
         $this->assertNotContains('20042', $keys);
         $this->assertCount(99, array_unique($keys), 'each good order accepted once');
-        $this->assertSame(99, ShoppingfeedOrder::counts(1)['sent']);
-        $this->assertSame(1, ShoppingfeedOrder::counts(1)['pending']);
+        $this->assertSame(99, ShoppingfeedOrderSyncQueue::counts(1)['sent']);
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::counts(1)['pending']);
         foreach (Sandbox::orderPosts() as $post) {
             $this->assertLessThanOrEqual(100, count($post['elements']));
         }
@@ -170,10 +170,10 @@ final class ApiErrorsTest extends SyncTestCase
         Sandbox::config(['reject_orders' => ['MP-4' => $status]]);
         $this->send();
         $row = $this->rowOf(4);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state'], "$status: the named order waits");
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state'], "$status: the named order waits");
         $this->assertSame(1, $row['failures'], "$status: counted as an order failure");
         foreach ([1, 2, 3, 5, 6] as $idOrder) {
-            $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf($idOrder)['state'], "$status: order $idOrder is not blocked");
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf($idOrder)['state'], "$status: order $idOrder is not blocked");
         }
         $this->assertSame(['MP-1', 'MP-2', 'MP-3', 'MP-5', 'MP-6'], self::elementKeys(Sandbox::orderPosts(202)));
     }
@@ -188,9 +188,9 @@ final class ApiErrorsTest extends SyncTestCase
         $this->queueCancels(2);
         Sandbox::config(['reject_orders' => ['10002' => 422]]);
         $run = $this->send([], ['SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => 1]);
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $this->rowOf(2)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $this->rowOf(2)['state']);
         $this->assertSame([$this->rowOf(2)['id_shoppingfeed_order']], self::ids($run['conveyor']['failed'] ?? []));
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(1)['state']);
     }
 
     public function testDroppedConnectionIsAnOutage(): void
@@ -200,7 +200,7 @@ final class ApiErrorsTest extends SyncTestCase
         $this->sendTolerant();
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
             $this->assertSame(1, $row['attempts']);
             $this->assertSame(0, $row['failures']);
         }
@@ -215,7 +215,7 @@ final class ApiErrorsTest extends SyncTestCase
         $this->sendTolerant();
         $this->assertLessThan(2.5, microtime(true) - $started, 'bounded by timeout_ms');
         $row = $this->rowOf(1);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(1, $row['attempts']);
         $this->assertSame(0, $row['failures']);
     }
@@ -227,13 +227,13 @@ final class ApiErrorsTest extends SyncTestCase
         $this->sendTolerant();
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertContains($row['state'], [ShoppingfeedOrder::STATE_PENDING, ShoppingfeedOrder::STATE_SENT], 'still queued or sent');
+            $this->assertContains($row['state'], [ShoppingfeedOrderSyncQueue::STATE_PENDING, ShoppingfeedOrderSyncQueue::STATE_SENT], 'still queued or sent');
             $this->assertSame(0, $row['failures'], 'the API\'s garbage is not the order\'s fault');
         }
         // Whatever happened, a later run settles everything.
         $this->sendAll();
         $this->checkAll();
-        $this->assertSame(2, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::counts(1)['done']);
     }
 
     public function testHugeAnswerDoesNotCrashAndLosesNothing(): void
@@ -244,7 +244,7 @@ final class ApiErrorsTest extends SyncTestCase
         $this->sendTolerant();
         $this->assertLessThan(64 * 1024 * 1024, memory_get_usage() - $before, 'the 50 MB body is not kept in PHP');
         $row = $this->rowOf(1);
-        $this->assertContains($row['state'], [ShoppingfeedOrder::STATE_PENDING, ShoppingfeedOrder::STATE_SENT]);
+        $this->assertContains($row['state'], [ShoppingfeedOrderSyncQueue::STATE_PENDING, ShoppingfeedOrderSyncQueue::STATE_SENT]);
         $this->assertSame(0, $row['failures']);
     }
 
@@ -259,12 +259,12 @@ final class ApiErrorsTest extends SyncTestCase
             // allowed: the contract only forbids losing the row or failing it
         }
         $row = $this->rowOf(1);
-        $this->assertNotSame(ShoppingfeedOrder::STATE_FAILED, $row['state']);
-        $this->assertNotSame(ShoppingfeedOrder::STATE_DONE, $row['state'], 'no ticket was read: not done');
+        $this->assertNotSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $row['state']);
+        $this->assertNotSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $row['state'], 'no ticket was read: not done');
         $this->assertSame(0, $row['failures']);
         Sandbox::clearFaults();
         $this->sendAll();
         $this->checkAll();
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(1)['state']);
     }
 }

@@ -187,7 +187,7 @@ final class BadInputTest extends SyncTestCase
         $this->assertSame([], Sandbox::apiRequests(), 'no API call');
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
             $this->assertSame(0, $row['attempts'], 'bad input costs no attempt');
             $this->assertSame(0, $row['failures']);
         }
@@ -208,7 +208,7 @@ final class BadInputTest extends SyncTestCase
     {
         $this->sendAll();
         Sandbox::clearLog();
-        $actions = $this->actions($this->conveyor(['order_action' => ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS, 'token' => null]));
+        $actions = $this->actions($this->conveyor(['order_action' => ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS, 'token' => null]));
         $this->assertTrue($actions->getBatch());
         try {
             $actions->checkTickets();
@@ -217,7 +217,7 @@ final class BadInputTest extends SyncTestCase
             $this->assertStringContainsString('token', $e->getMessage());
         }
         $this->assertSame([], Sandbox::apiRequests());
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(1)['state']);
         $this->assertSame(0, $this->rowOf(1)['attempts']);
     }
 
@@ -236,7 +236,7 @@ final class BadInputTest extends SyncTestCase
         }
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
             $this->assertNull($row['operation']);
             $this->assertSame(0, $row['attempts']);
         }
@@ -250,12 +250,12 @@ final class BadInputTest extends SyncTestCase
         $before = $this->queueState([1, 2, 3]);
         try {
             switch ($call) {
-                case 'find(-1)': ShoppingfeedOrder::find(-1); break;
-                case 'counts(-1)': ShoppingfeedOrder::counts(-1); break;
-                case 'retryFailed(-1)': ShoppingfeedOrder::retryFailed(-1); break;
-                case "retryFailed(1, ['x'])": ShoppingfeedOrder::retryFailed(1, ['x']); break;
-                case 'retryFailed(1, [-4])': ShoppingfeedOrder::retryFailed(1, [-4]); break;
-                case 'purge(-1)': ShoppingfeedOrder::purge(-1); break;
+                case 'find(-1)': ShoppingfeedOrderSyncQueue::find(-1); break;
+                case 'counts(-1)': ShoppingfeedOrderSyncQueue::counts(-1); break;
+                case 'retryFailed(-1)': ShoppingfeedOrderSyncQueue::retryFailed(-1); break;
+                case "retryFailed(1, ['x'])": ShoppingfeedOrderSyncQueue::retryFailed(1, ['x']); break;
+                case 'retryFailed(1, [-4])': ShoppingfeedOrderSyncQueue::retryFailed(1, [-4]); break;
+                case 'purge(-1)': ShoppingfeedOrderSyncQueue::purge(-1); break;
             }
             $this->fail("$call was accepted");
         } catch (ShoppingfeedSyncException $e) {
@@ -288,7 +288,7 @@ final class BadInputTest extends SyncTestCase
             $this->assertMatchesRegularExpression('/state/i', $e->getMessage());
         }
         foreach ([1, 2] as $idOrder) {
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf($idOrder)['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf($idOrder)['state']);
         }
     }
 
@@ -297,12 +297,12 @@ final class BadInputTest extends SyncTestCase
         $actions = $this->actions($this->conveyor());
         $this->assertTrue($actions->getBatch());
         try {
-            $actions->settle(['first'], ShoppingfeedOrder::STATE_DONE);
+            $actions->settle(['first'], ShoppingfeedOrderSyncQueue::STATE_DONE);
             $this->fail('settle accepted a non-integer id');
         } catch (ShoppingfeedSyncException $e) {
             $this->assertMatchesRegularExpression('/ids?\b/i', $e->getMessage());
         }
-        $this->assertSame(0, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(0, ShoppingfeedOrderSyncQueue::counts(1)['done']);
     }
 
     /**
@@ -375,7 +375,7 @@ final class BadInputTest extends SyncTestCase
                 $this->actions($this->validSaveConveyor())->saveOrder();
             },
             'find' => function () {
-                ShoppingfeedOrder::find(1);
+                ShoppingfeedOrderSyncQueue::find(1);
             },
             'getBatch' => function () {
                 $this->actions($this->conveyor())->getBatch();
@@ -389,7 +389,7 @@ final class BadInputTest extends SyncTestCase
             }
         }
         ini_set('shoppingfeed_sync.database', $this->database);
-        $this->assertEquals(['pending' => 2, 'sent' => 0, 'done' => 0, 'failed' => 0], ShoppingfeedOrder::counts(1), 'the real queue is untouched');
+        $this->assertEquals(['pending' => 2, 'sent' => 0, 'done' => 0, 'failed' => 0], ShoppingfeedOrderSyncQueue::counts(1), 'the real queue is untouched');
     }
 
     public function unwritableDatabases(): array

@@ -21,8 +21,8 @@ final class BatchModeTest extends SyncTestCase
         $this->assertIsInt($row['id_shoppingfeed_order']);
         $this->assertSame(12, $row['id_order']);
         $this->assertSame(1, $row['id_shop']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertNull($row['operation'], 'no operation before preparation');
         $this->assertSame(0, $row['attempts']);
         $this->assertSame(0, $row['failures']);
@@ -108,8 +108,8 @@ final class BatchModeTest extends SyncTestCase
         $sentIds = [];
         foreach ($expectedOperation as $idOrder => $operation) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action'], "order $idOrder moved to the ticket stage");
-            $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action'], "order $idOrder moved to the ticket stage");
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state']);
             $this->assertSame($operation, $row['operation']);
             $this->assertNotEmpty($row['batch_id'], 'the batch id is recorded');
             $sentIds[] = $row['id_shoppingfeed_order'];
@@ -141,7 +141,7 @@ final class BatchModeTest extends SyncTestCase
         $this->assertSame(250, array_sum($sizes));
         $keys = self::elementKeys($posts);
         $this->assertSame(250, count(array_unique($keys)), 'every order exactly once');
-        $this->assertSame(250, ShoppingfeedOrder::counts(1)['sent']);
+        $this->assertSame(250, ShoppingfeedOrderSyncQueue::counts(1)['sent']);
     }
 
     public function testBatchSizeFromConfigurationIsRespectedOldestFirst(): void
@@ -163,7 +163,7 @@ final class BatchModeTest extends SyncTestCase
         $this->assertEqualsCanonicalizing(range(11, 20), $claimed[1]);
         $this->assertEqualsCanonicalizing(range(21, 25), $claimed[2]);
         $this->assertCount(3, Sandbox::orderPosts(202));
-        $this->assertSame(25, ShoppingfeedOrder::counts(1)['sent']);
+        $this->assertSame(25, ShoppingfeedOrderSyncQueue::counts(1)['sent']);
     }
 
     public function testSettingsAreReadPerShopFromConfiguration(): void
@@ -228,7 +228,7 @@ final class BatchModeTest extends SyncTestCase
         $run = $this->send();
         $this->assertTrue($run['ok']);
         $this->assertSame([51], array_column($run['conveyor']['batch'], 'id_order'), 'only the due row is claimed');
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(50)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(50)['state']);
         $this->assertFalse($this->send()['ok'], 'the shipped row is not due yet');
     }
 
@@ -250,7 +250,7 @@ final class BatchModeTest extends SyncTestCase
         $this->assertNotSame('getBatch', $run['stopped'], 'the row is claimed');
         $this->assertSame([], Sandbox::apiRequests(), 'no API call for a state in no list');
         $row = $this->rowOf(60);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $row['state']);
         $this->assertFalse($this->send()['ok'], 'nothing left to send');
     }
 
@@ -259,16 +259,16 @@ final class BatchModeTest extends SyncTestCase
         $this->save(70, $this->snapshot(7070, self::SHIPPED));
         $this->sendAll();
         $this->checkAll();
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, ShoppingfeedOrder::find(70)[0]['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, ShoppingfeedOrderSyncQueue::find(70)[0]['state']);
 
         // The same operation again: Shopping Feed answers "ignored".
         $this->save(70, $this->snapshot(7070, self::SHIPPED));
-        $rows = ShoppingfeedOrder::find(70);
+        $rows = ShoppingfeedOrderSyncQueue::find(70);
         $this->assertCount(2, $rows, 'a done row is history: a new update is a new row');
         $this->sendAll();
         $this->assertSame(1, Sandbox::stats()['ignored'], 'the sandbox reported the order as ignored');
-        $rows = ShoppingfeedOrder::find(70);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $rows[1]['state'], 'an ignored order is settled as done right after sending');
+        $rows = ShoppingfeedOrderSyncQueue::find(70);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $rows[1]['state'], 'an ignored order is settled as done right after sending');
         $this->assertFalse($this->check()['ok'], 'no ticket to check for it');
     }
 
@@ -279,7 +279,7 @@ final class BatchModeTest extends SyncTestCase
         $this->sendAll();
         $this->checkAll();
         $row = $this->rowOf(71);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $row['state'], 'a canceled ticket settles the row as done, not retried');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $row['state'], 'a canceled ticket settles the row as done, not retried');
         $this->assertSame('ship', $row['operation']);
         $this->assertNotEmpty($row['batch_id'], 'a done row keeps its batch id');
     }
@@ -289,8 +289,8 @@ final class BatchModeTest extends SyncTestCase
         $this->save(80, $this->snapshot(8080, self::CANCELLED), ['id_shop' => 2]);
         $this->save(81, ['id_internal_shoppingfeed' => 8181, 'carrier' => 'UPS'], ['order_action' => 'SYNC_CARRIER']);
         $this->assertFalse($this->send()['ok'], 'shop 1 has no SYNC_STATUS row');
-        $this->assertSame(1, ShoppingfeedOrder::counts(2)['pending']);
-        $this->assertSame(1, ShoppingfeedOrder::counts(1)['pending'], 'counts() covers every action of the shop');
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::counts(2)['pending']);
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::counts(1)['pending'], 'counts() covers every action of the shop');
         $this->assertSame([], Sandbox::apiRequests());
     }
 
@@ -311,13 +311,13 @@ final class BatchModeTest extends SyncTestCase
         $this->save(96, $this->snapshot(9696, self::CANCELLED));
         $this->send([], ['SHOPPINGFEED_CANCELLED_ORDERS' => '[]']); // both settle as done without a call
         $this->save(97, $this->snapshot(9797, self::CANCELLED));   // stays pending
-        $this->assertSame(2, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::counts(1)['done']);
 
-        $this->assertSame(0, ShoppingfeedOrder::purge(30), 'nothing is 30 days old');
+        $this->assertSame(0, ShoppingfeedOrderSyncQueue::purge(30), 'nothing is 30 days old');
         sleep(1);
-        $this->assertSame(2, ShoppingfeedOrder::purge(0), 'done rows older than 0 days');
-        $this->assertSame([], ShoppingfeedOrder::find(95));
-        $this->assertCount(1, ShoppingfeedOrder::find(97), 'pending rows are kept');
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::purge(0), 'done rows older than 0 days');
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(95));
+        $this->assertCount(1, ShoppingfeedOrderSyncQueue::find(97), 'pending rows are kept');
         $this->assertEquals(['pending' => 1, 'sent' => 0, 'done' => 0, 'failed' => 0], $this->sortedCounts(1));
     }
 
@@ -327,12 +327,12 @@ final class BatchModeTest extends SyncTestCase
         ini_set('shoppingfeed_sync.database', $path);
         $this->save(98, $this->snapshot(9898, self::CANCELLED));
         $this->assertFileExists($path);
-        $this->assertCount(1, ShoppingfeedOrder::find(98));
+        $this->assertCount(1, ShoppingfeedOrderSyncQueue::find(98));
     }
 
     private function sortedCounts(int $idShop): array
     {
-        $counts = ShoppingfeedOrder::counts($idShop);
+        $counts = ShoppingfeedOrderSyncQueue::counts($idShop);
         $this->assertEqualsCanonicalizing(['pending', 'sent', 'done', 'failed'], array_keys($counts));
         foreach ($counts as $count) {
             $this->assertIsInt($count);

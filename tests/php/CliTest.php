@@ -1,15 +1,15 @@
 <?php
 
 /**
- * php/bin/sync-orders.php: the cron from the command line (standalone
- * stand-ins of php/lib/standalone.php, run as a black box).
+ * php/tools/bin/sync-orders.php: the cron from the command line (standalone
+ * stand-ins of php/tools/lib/standalone.php, run as a black box).
  */
 final class CliTest extends SyncTestCase
 {
     private function cli(array $args, array $env = ['SHOPPINGFEED_AUTH_TOKEN' => self::TOKEN], bool $withExtension = true): array
     {
         $cmd = $withExtension ? TestEnv::phpCommand() : [PHP_BINARY, '-d', 'display_errors=stderr'];
-        $cmd[] = TestEnv::$root . '/php/bin/sync-orders.php';
+        $cmd[] = TestEnv::$root . '/php/tools/bin/sync-orders.php';
 
         return TestEnv::run(array_merge($cmd, $args), $env);
     }
@@ -39,7 +39,7 @@ final class CliTest extends SyncTestCase
         $this->assertSame(0, $code, $err);
         $result = json_decode($out, true);
         $this->assertSame(3, $result['summary'][1]['succeeded']);
-        $this->assertSame(3, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(3, ShoppingfeedOrderSyncQueue::counts(1)['done']);
         $this->assertStringNotContainsString(self::TOKEN, $out . $err);
     }
 

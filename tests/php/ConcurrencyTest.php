@@ -34,8 +34,8 @@ final class ConcurrencyTest extends SyncTestCase
         $this->assertTrue($b->prepareBatch());
         $this->assertTrue($b->sendBatch());
         $this->assertSame($claimB, self::ids($b->getConveyor()['sent'] ?? []));
-        $this->assertSame(10, ShoppingfeedOrder::counts(1)['sent']);
-        $this->assertSame(10, ShoppingfeedOrder::counts(1)['pending'], "a's rows are untouched by b");
+        $this->assertSame(10, ShoppingfeedOrderSyncQueue::counts(1)['sent']);
+        $this->assertSame(10, ShoppingfeedOrderSyncQueue::counts(1)['pending'], "a's rows are untouched by b");
     }
 
     public function testTwoCronProcessesAtOnceSendNothingTwice(): void
@@ -77,7 +77,7 @@ final class ConcurrencyTest extends SyncTestCase
         $keys = self::elementKeys(Sandbox::orderPosts(202));
         $this->assertCount($total, $keys);
         $this->assertCount($total, array_unique($keys), 'every order sent exactly once');
-        $this->assertSame($total, ShoppingfeedOrder::counts(1)['done'], 'both processes\' check chains settled every row');
+        $this->assertSame($total, ShoppingfeedOrderSyncQueue::counts(1)['done'], 'both processes\' check chains settled every row');
     }
 
     public function testTwoCliRunnersWithoutTheLockShareTheQueue(): void
@@ -88,7 +88,7 @@ final class ConcurrencyTest extends SyncTestCase
         $runners = [];
         foreach ([1, 2] as $n) {
             $cmd = array_merge(TestEnv::phpCommand(), [
-                TestEnv::$root . '/php/bin/sync-orders.php', '--shop=1', '--store-id=42', '--no-lock', '--json',
+                TestEnv::$root . '/php/tools/bin/sync-orders.php', '--shop=1', '--store-id=42', '--no-lock', '--json',
                 '--set', 'SHOPPINGFEED_SHIPPED_ORDERS=[4]', '--set', 'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT=0',
                 '--set', 'SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS=10',
             ]);

@@ -84,7 +84,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(1, $summary[1]['failed']);
         $this->assertSame(3, $summary[2]['succeeded']);
         $this->assertSame(0, $summary[1]['sent'], 'nothing new to send');
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $this->rowOf(3)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $this->rowOf(3)['state']);
 
         $this->assertCount(1, Mail::$sent, 'one mail for the run');
         $mail = Mail::$sent[0];
@@ -104,8 +104,8 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(0, $third['answer']['data']['totals']['sent']);
         $this->assertSame(0, $third['answer']['data']['totals']['succeeded']);
         $this->assertCount(1, Mail::$sent, 'a failed row is mailed once');
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(21)['state'], 'shop 3\'s row waits for a token');
-        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 4, 'failed' => 1], ShoppingfeedOrder::counts(1));
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(21)['state'], 'shop 3\'s row waits for a token');
+        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 4, 'failed' => 1], ShoppingfeedOrderSyncQueue::counts(1));
         $this->assertStringNotContainsString(self::TOKEN, $first['json'] . $second['json'] . $third['json'], 'the token is never in the answer');
     }
 
@@ -116,7 +116,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(403, $result['status']);
         $this->assertFalse($result['answer']['success']);
         $this->assertSame([], Sandbox::apiRequests());
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(1)['state']);
     }
 
     public function testAFreshLockRefusesTheRunAndAStaleOneDoesNot(): void
@@ -166,7 +166,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame('done', $summary[2]['status'], 'the next shop is processed');
         $this->assertSame(1, $summary[2]['sent']);
         $row = $this->rowOf(1);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(0, $row['attempts']);
         $this->assertNotEmpty(PrestaShopLogger::$logs, 'the error is logged');
         $this->assertStringNotContainsString($badToken, $result['json'] . PrestaShopLogger::text(), 'never the token');
@@ -178,12 +178,12 @@ final class CronControllerTest extends SyncTestCase
         $this->queue(2, $this->snapshot(102, self::CANCELLED), 2);
         $summary = $this->runCron(['shops' => [2]])['answer']['data']['summary'];
         $this->assertSame([2], array_keys($summary));
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(1)['state']);
 
         $result = $this->runCron(['time_budget' => 0]);
         $this->assertTrue($result['answer']['data']['out_of_time']);
         $this->assertSame(0, $result['answer']['data']['totals']['sent'], 'no chain starts without time');
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(1)['state']);
     }
 
     public function testTheSendChainRepeatsWhileRowsAreDue(): void
@@ -212,7 +212,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertLessThan(5, microtime(true) - $started, 'no endless loop on unfinished tickets');
         $this->assertSame(1, $summary['checked']);
         $this->assertSame(0, $summary['succeeded']);
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(1)['state']);
     }
 
     public function testEveryRegisteredActionIsProcessed(): void
@@ -232,9 +232,9 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(['SYNC_STATUS', 'SYNC_CARRIER'], array_keys($summary['actions']));
         $this->assertSame(1, $summary['actions']['SYNC_STATUS']['sent']);
         $this->assertSame(1, $summary['actions']['SYNC_CARRIER']['iterations']);
-        $states = array_column(ShoppingfeedOrder::find(1), 'state', 'action');
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $states['SYNC_CARRIER'], 'the carrier chain ran through classlib\'s class resolution');
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $states['CHECK_TICKET_SYNC_STATUS']);
+        $states = array_column(ShoppingfeedOrderSyncQueue::find(1), 'state', 'action');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $states['SYNC_CARRIER'], 'the carrier chain ran through classlib\'s class resolution');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $states['CHECK_TICKET_SYNC_STATUS']);
         $this->assertContains('ShoppingfeedOrderSyncCarrierActions', ActionsHandler::$instantiated);
     }
 }

@@ -75,8 +75,8 @@ final class ExtensionTest extends SyncTestCase
 
     public function testTheStatusActionsFileExplainsAMissingExtension(): void
     {
-        $script = 'require ' . var_export(TestEnv::$root . '/php/lib/standalone.php', true) . ';'
-            . ' require ' . var_export(TestEnv::$root . '/php/classes/actions/ShoppingfeedOrderSyncStatusActions.php', true) . ';';
+        $script = 'require ' . var_export(TestEnv::$root . '/php/tools/lib/standalone.php', true) . ';'
+            . ' require ' . var_export(TestEnv::$root . '/php/module/classes/actions/ShoppingfeedOrderSyncStatusActions.php', true) . ';';
         [$code, $out, $err] = TestEnv::run([PHP_BINARY, '-d', 'display_errors=stderr', '-d', 'log_errors=0', '-r', $script]);
         $this->assertNotSame(0, $code, 'without the extension the file stops');
         $this->assertStringContainsString('shoppingfeed_sync', $out . $err);
@@ -86,7 +86,7 @@ final class ExtensionTest extends SyncTestCase
     public function testTheStatusActionsFileIsSilentWithTheExtension(): void
     {
         ob_start();
-        include TestEnv::$root . '/php/classes/actions/ShoppingfeedOrderSyncStatusActions.php';
+        include TestEnv::$root . '/php/module/classes/actions/ShoppingfeedOrderSyncStatusActions.php';
         $this->assertSame('', ob_get_clean());
         $this->assertTrue(class_exists('ShoppingfeedOrderSyncStatusActions', false));
     }

@@ -67,8 +67,8 @@ final class HookTest extends SyncTestCase
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertTrue($this->fire($hook, '10', self::SHIPPED));
         $row = $this->rowOf(10);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertEquals([
             'id_internal_shoppingfeed' => 9010,
             'reference' => 'AMZ-10',
@@ -98,7 +98,7 @@ final class HookTest extends SyncTestCase
     {
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertFalse($this->fire($hook, 10, self::UNLISTED));
-        $this->assertSame([], ShoppingfeedOrder::find(10));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(10));
         $this->assertTrue($this->fire($hook, 10, 14), 'the second id of the shipped list');
         $this->assertTrue($this->fire($hook, 11, 7), 'ids given as strings in the JSON list');
     }
@@ -109,7 +109,7 @@ final class HookTest extends SyncTestCase
         $hook = new ShoppingfeedOrderSyncHook($provider);
         $this->assertFalse($this->fire($hook, 99, self::SHIPPED));
         $this->assertSame([99], $provider->asked);
-        $this->assertSame([], ShoppingfeedOrder::find(99));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(99));
     }
 
     public function testDisabledSyncQueuesNothing(): void
@@ -117,7 +117,7 @@ final class HookTest extends SyncTestCase
         Configuration::updateValue('SHOPPINGFEED_ORDER_STATUS_SYNC_ENABLED', '0', false, null, 2);
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertFalse($this->fire($hook, 12, self::SHIPPED), 'disabled for shop 2');
-        $this->assertSame([], ShoppingfeedOrder::find(12));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(12));
         $this->assertTrue($this->fire($hook, 10, self::SHIPPED), 'still enabled for shop 1');
     }
 
@@ -130,7 +130,7 @@ final class HookTest extends SyncTestCase
         $this->assertTrue($this->fire($hook, 12, self::SHIPPED));
         $row = $this->rowOf(12);
         $this->assertSame(2, $row['id_shop']);
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state']);
         $posts = Sandbox::orderPosts(202);
         $this->assertCount(1, $posts);
         $this->assertEquals([['id' => 9012, 'carrier' => 'UPS', 'trackingNumber' => '1Z999', 'trackingLink' => '']], $posts[0]['elements']);
@@ -144,7 +144,7 @@ final class HookTest extends SyncTestCase
         Configuration::updateValue('SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION', '1');
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertTrue($this->fire($hook, 10, self::CANCELLED));
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(10)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(10)['state']);
         $this->assertSame([], Sandbox::apiRequests());
     }
 
@@ -157,7 +157,7 @@ final class HookTest extends SyncTestCase
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertTrue($this->fire($hook, 10, self::CANCELLED));
         $row = $this->rowOf(10);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(1, $row['attempts']);
     }
 
@@ -168,7 +168,7 @@ final class HookTest extends SyncTestCase
         Configuration::updateValue('SHOPPINGFEED_STORE_ID', '42');
         $hook = new ShoppingfeedOrderSyncHook($this->provider());
         $this->assertFalse($this->fire($hook, 10, self::SHIPPED), 'no exception into the merchant\'s request');
-        $this->assertSame([], ShoppingfeedOrder::find(10));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(10));
         $this->assertCount(1, PrestaShopLogger::$logs);
         $log = PrestaShopLogger::$logs[0];
         $this->assertStringContainsString('SHOPPINGFEED_SHIPPED_ORDERS', $log['message'], 'the log names the setting');
@@ -183,7 +183,7 @@ final class HookTest extends SyncTestCase
             20 => ['id_shop' => 1, 'id_internal_shoppingfeed' => null, 'reference' => null, 'marketplace' => 'Amazon'],
         ]));
         $this->assertFalse($this->fire($hook, 20, self::CANCELLED));
-        $this->assertSame([], ShoppingfeedOrder::find(20));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(20));
         $this->assertStringContainsString('order 20', PrestaShopLogger::text());
     }
 
@@ -194,7 +194,7 @@ final class HookTest extends SyncTestCase
         $this->assertFalse($hook->hookActionOrderStatusPostUpdate(['newOrderStatus' => null, 'id_order' => 10]));
         $this->assertFalse($hook->hookActionOrderStatusPostUpdate(['newOrderStatus' => (object) ['id' => 4], 'id_order' => 'x']));
         $this->assertFalse($hook->hookActionOrderStatusPostUpdate('not an array'));
-        $this->assertSame([], ShoppingfeedOrder::find(10));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find(10));
     }
 
     public function testTheLatestStatusWinsThroughTheHook(): void

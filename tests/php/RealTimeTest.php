@@ -17,8 +17,8 @@ final class RealTimeTest extends SyncTestCase
         $conveyor = $this->save(10, $this->snapshot(1010, self::CANCELLED, ['reason' => 'No stock']), [], $this->realTime());
 
         $row = $this->rowOf(10);
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state'], 'sent before saveOrder returned');
-        $this->assertSame(ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state'], 'sent before saveOrder returned');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action']);
         $this->assertSame('cancel', $row['operation']);
         $this->assertNotEmpty($row['batch_id']);
         $posts = Sandbox::orderPosts(202);
@@ -29,7 +29,7 @@ final class RealTimeTest extends SyncTestCase
 
         // The cron's check chain then settles it.
         $this->checkAll();
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(10)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(10)['state']);
     }
 
     public function testRealTimeThroughActionsHandlerAsTheHookDoes(): void
@@ -40,7 +40,7 @@ final class RealTimeTest extends SyncTestCase
         $handler->setConveyor([
             'id_order' => '11',
             'id_shop' => '1',
-            'order_action' => ShoppingfeedOrder::ACTION_SYNC_STATUS,
+            'order_action' => ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS,
             'order' => $this->snapshot(1111, self::DELIVERED),
             'token' => self::TOKEN,
             'shoppingfeed_store_id' => self::STORE_ID,
@@ -48,7 +48,7 @@ final class RealTimeTest extends SyncTestCase
         $handler->addActions('saveOrder');
         $this->assertTrue($handler->process('ShoppingfeedOrderSyncStatus'));
         $this->assertSame(['ShoppingfeedOrderSyncStatusActions'], ActionsHandler::$instantiated, 'classlib resolved the extension\'s class');
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(11)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(11)['state']);
         $this->assertSame($this->rowOf(11)['id_shoppingfeed_order'], $handler->getConveyor()['id_shoppingfeed_order']);
         $this->assertSame('deliver', Sandbox::orderPosts(202)[0]['operation']);
     }
@@ -57,8 +57,8 @@ final class RealTimeTest extends SyncTestCase
     {
         $this->save(20, $this->snapshot(2020, self::CANCELLED)); // batch mode: queued
         $this->save(21, $this->snapshot(2121, self::CANCELLED), [], $this->realTime());
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(20)['state'], 'the other order waits for the cron');
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(21)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(20)['state'], 'the other order waits for the cron');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(21)['state']);
         $this->assertSame(['2121'], self::elementKeys(Sandbox::orderPosts()));
     }
 
@@ -67,7 +67,7 @@ final class RealTimeTest extends SyncTestCase
         $this->save(22, $this->snapshot(2222, self::SHIPPED), [], $this->realTime(['SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => '5']));
         $this->assertSame([], Sandbox::apiRequests(), 'not due yet: no call');
         $row = $this->rowOf(22);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(0, $row['attempts']);
     }
 
@@ -76,7 +76,7 @@ final class RealTimeTest extends SyncTestCase
         $this->save(30, $this->snapshot(3030, self::CANCELLED), ['token' => null, 'shoppingfeed_store_id' => null], $this->realTime());
         $this->assertSame([], Sandbox::apiRequests());
         $row = $this->rowOf(30);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(0, $row['attempts'], 'not a failed try');
         $this->assertLessThanOrEqual(time() + 1, $this->utc($row['update_at']), 'still due at once for the cron');
     }
@@ -88,8 +88,8 @@ final class RealTimeTest extends SyncTestCase
         $this->save(40, $this->snapshot(4040, self::CANCELLED), [], $this->realTime(['SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '60']));
         $this->assertLessThan(3.5, microtime(true) - $started, 'bounded by timeout_ms (3000)');
         $row = $this->rowOf(40);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
         $this->assertSame(1, $row['attempts'], 'a failed real-time try counts like any other');
         $this->assertSame(0, $row['failures'], 'an outage is not an order failure');
         $wait = $this->utc($row['update_at']) - time();
@@ -107,7 +107,7 @@ final class RealTimeTest extends SyncTestCase
         Sandbox::config(['hang' => false]);
         $this->assertLessThan(1.5, $elapsed, 'one attempt, bounded by timeout_ms = 400');
         $row = $this->rowOf(50);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(1, $row['attempts']);
         $this->assertLessThanOrEqual(1, Sandbox::stats()['order_requests'], 'at most one HTTP attempt inside saveOrder');
     }
@@ -118,7 +118,7 @@ final class RealTimeTest extends SyncTestCase
         $this->save(60, $this->snapshot(6060, self::CANCELLED), [], $this->realTime());
         $this->assertSame(1, Sandbox::stats()['order_requests'], 'no retry inside the merchant\'s request');
         $row = $this->rowOf(60);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(1, $row['attempts']);
         $this->assertSame(0, $row['failures']);
     }
@@ -128,8 +128,8 @@ final class RealTimeTest extends SyncTestCase
         $conveyor = $this->save(70, $this->snapshot(7070, self::CANCELLED), ['token' => 'not-the-token-' . bin2hex(random_bytes(4))], $this->realTime());
         $this->assertArrayHasKey('id_shoppingfeed_order', $conveyor);
         $row = $this->rowOf(70);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state'], 'queued for the cron');
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state'], 'queued for the cron');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
 
         // The cron with the right token sends it (the claim was released).
         $this->sendAll([], ['SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '0']);
@@ -146,7 +146,7 @@ final class RealTimeTest extends SyncTestCase
         $this->sendAll();
         $this->checkAll();
         $row = $this->rowOf(80);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $row['state']);
         $this->assertSame(['8080'], self::elementKeys(Sandbox::orderPosts(202)), 'sent once successfully');
     }
 }

@@ -54,13 +54,13 @@ final class SecurityTest extends SyncTestCase
             $report = $e->getMessage();
         }
         $this->assertStringNotContainsString($secret, $report);
-        $this->assertStringNotContainsString($secret, json_encode(ShoppingfeedOrder::find(1)), 'not in last_error');
+        $this->assertStringNotContainsString($secret, json_encode(ShoppingfeedOrderSyncQueue::find(1)), 'not in last_error');
     }
 
     public function testTokenIsNotInPhpinfo(): void
     {
         $this->save(1, $this->snapshot(101, self::CANCELLED), [], ['SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION' => '1']);
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(1)['state'], 'the token was used');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(1)['state'], 'the token was used');
         ob_start();
         phpinfo(INFO_MODULES);
         $info = (string) ob_get_clean();
@@ -79,7 +79,7 @@ final class SecurityTest extends SyncTestCase
         Sandbox::config(['reject_orders' => ['201' => 422]]);
         $this->save(6, $this->snapshot(201, self::CANCELLED));
         $this->sendAll();
-        $this->assertSame(5, ShoppingfeedOrder::counts(1)['done']);
+        $this->assertSame(5, ShoppingfeedOrderSyncQueue::counts(1)['done']);
 
         $files = glob($this->dir . '/queue.sqlite*');
         $this->assertNotEmpty($files);

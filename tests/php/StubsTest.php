@@ -38,7 +38,7 @@ final class StubsTest extends SyncTestCase
         sort($stubClasses);
         sort($extClasses);
         $this->assertSame($stubClasses, $extClasses, 'every class of the extension is in the stubs and nothing more');
-        foreach (['ShoppingfeedOrder', 'ShoppingfeedOrderSyncActions', 'ShoppingfeedOrderSyncStatusActions', 'ShoppingfeedSyncException', 'ShoppingfeedApiException'] as $contract) {
+        foreach (['ShoppingfeedOrderSyncQueue', 'ShoppingfeedOrderSyncActions', 'ShoppingfeedOrderSyncStatusActions', 'ShoppingfeedSyncException', 'ShoppingfeedApiException'] as $contract) {
             $this->assertContains($contract, $extClasses, "the contract's class $contract");
         }
     }
@@ -55,7 +55,7 @@ final class StubsTest extends SyncTestCase
             }
         }
         $ext = $this->extension();
-        $this->assertTrue($ext['ShoppingfeedOrder']['final'], 'final class ShoppingfeedOrder');
+        $this->assertTrue($ext['ShoppingfeedOrderSyncQueue']['final'], 'final class ShoppingfeedOrderSyncQueue');
         $this->assertTrue($ext['ShoppingfeedOrderSyncActions']['abstract'], 'abstract class ShoppingfeedOrderSyncActions');
         $this->assertSame('ShoppingfeedOrderSyncActions', $ext['ShoppingfeedOrderSyncStatusActions']['parent']);
         $this->assertSame('RuntimeException', $ext['ShoppingfeedSyncException']['parent']);
@@ -70,9 +70,14 @@ final class StubsTest extends SyncTestCase
                 $this->assertSame($stubs[$name]['constants'], $ext['constants'], "$name: constants and values");
             }
         }
-        $this->assertSame('SYNC_STATUS', ShoppingfeedOrder::ACTION_SYNC_STATUS);
-        $this->assertSame('CHECK_TICKET_SYNC_STATUS', ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS);
-        $this->assertSame(['pending', 'sent', 'done', 'failed'], [ShoppingfeedOrder::STATE_PENDING, ShoppingfeedOrder::STATE_SENT, ShoppingfeedOrder::STATE_DONE, ShoppingfeedOrder::STATE_FAILED]);
+        $this->assertSame('SYNC_STATUS', ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS);
+        $this->assertSame('CHECK_TICKET_SYNC_STATUS', ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS);
+        $this->assertSame(
+            ['SYNC_INVOICE', 'CHECK_TICKET_SYNC_INVOICE', 'SYNC_REFUND', 'CHECK_TICKET_SYNC_REFUND'],
+            [ShoppingfeedOrderSyncQueue::ACTION_SYNC_INVOICE, ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_INVOICE, ShoppingfeedOrderSyncQueue::ACTION_SYNC_REFUND, ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_REFUND],
+            'the v2 actions of the contract'
+        );
+        $this->assertSame(['pending', 'sent', 'done', 'failed'], [ShoppingfeedOrderSyncQueue::STATE_PENDING, ShoppingfeedOrderSyncQueue::STATE_SENT, ShoppingfeedOrderSyncQueue::STATE_DONE, ShoppingfeedOrderSyncQueue::STATE_FAILED]);
     }
 
     public function testMethodListsMatch(): void

@@ -58,7 +58,7 @@ final class SubclassTest extends SyncTestCase
         $this->saveCarrier(2, ['reference' => 'R-2', 'marketplace' => 'amazon', 'carrier' => 'DHL']);
         $row = $this->rowOf(1);
         $this->assertSame('SYNC_CARRIER', $row['action']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame($row['id_shoppingfeed_order'], $conveyor['id_shoppingfeed_order']);
         $this->assertSame([], ShoppingfeedOrderSyncCarrierActions::$calls, 'batch mode: saveOrder only queues');
 
@@ -73,8 +73,8 @@ final class SubclassTest extends SyncTestCase
         }, ShoppingfeedOrderSyncCarrierActions::$calls), 'the PHP methods ran on the claimed rows');
         $this->assertEqualsCanonicalizing(['UPS', 'DHL'], array_values($run['conveyor']['carrier_updates']), 'prepareBatch saw the payloads');
         $this->assertSame(2, $run['conveyor']['carrier_settled'], 'settle() returned how many rows changed');
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(1)['state']);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(2)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(1)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(2)['state']);
         $this->assertSame([], Sandbox::apiRequests(), 'the subclass called no API, nor did the base class');
         $this->assertFalse($this->runCarrierChain()['ok'], 'nothing left');
     }
@@ -84,15 +84,15 @@ final class SubclassTest extends SyncTestCase
         $this->saveCarrier(3, ['id_internal_shoppingfeed' => 333, 'carrier' => 'GLS'], ['SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION' => true]);
         $id = $this->rowOf(3)['id_shoppingfeed_order'];
         $this->assertSame([['prepareBatch', [$id]], ['sendBatch', [$id]]], ShoppingfeedOrderSyncCarrierActions::$calls, 'saveOrder forwarded to $this->getBatch/prepareBatch/sendBatch');
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(3)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(3)['state']);
     }
 
     public function testRealTimeClaimsOnlyTheSavedRowOfTheSubclass(): void
     {
         $this->saveCarrier(4, ['id_internal_shoppingfeed' => 444]);
         $this->saveCarrier(5, ['id_internal_shoppingfeed' => 555], ['SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION' => '1']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(4)['state']);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(5)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(4)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(5)['state']);
     }
 
     public function testSettleRetryAndFailureFromASubclass(): void
@@ -103,17 +103,17 @@ final class SubclassTest extends SyncTestCase
         $this->assertSame(2, $run['conveyor']['carrier_settled']);
 
         $retry = $this->rowOf(6);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $retry['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $retry['state']);
         $this->assertSame(1, $retry['attempts'], 'a retry: attempts + 1');
         $this->assertSame(1, $retry['failures'], 'an order failure: failures + 1');
         $this->assertSame('carrier refused', $retry['last_error']);
         $failed = $this->rowOf(7);
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $failed['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $failed['state']);
         $this->assertSame('carrier unknown', $failed['last_error']);
 
         // The second order failure reaches MAX_ATTEMPTS = 2.
         $run = $this->runCarrierChain(['SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => 2]);
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $this->rowOf(6)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $this->rowOf(6)['state']);
         $this->assertSame(2, $this->rowOf(6)['failures']);
         $this->assertContains($retry['id_shoppingfeed_order'], self::ids($run['conveyor']['failed'] ?? []), 'listed in failed');
     }
@@ -129,12 +129,12 @@ final class SubclassTest extends SyncTestCase
         $this->assertTrue($b->getBatch());
         $idA = self::ids($a->getConveyor()['batch']);
         $idB = self::ids($b->getConveyor()['batch']);
-        $this->assertSame(0, $a->settle($idB, ShoppingfeedOrder::STATE_DONE), "a cannot settle b's row");
-        $this->assertSame(0, $a->settle([987654321], ShoppingfeedOrder::STATE_DONE), 'nor an unknown row');
-        $this->assertSame(0, $a->settle([], ShoppingfeedOrder::STATE_DONE));
-        $this->assertSame(1, $a->settle($idA, ShoppingfeedOrder::STATE_DONE));
-        $this->assertSame(0, $a->settle($idA, ShoppingfeedOrder::STATE_DONE), 'settled rows are no longer claimed');
-        $this->assertEquals(['pending' => 1, 'done' => 1], array_intersect_key(ShoppingfeedOrder::counts(1), ['pending' => 0, 'done' => 0]));
+        $this->assertSame(0, $a->settle($idB, ShoppingfeedOrderSyncQueue::STATE_DONE), "a cannot settle b's row");
+        $this->assertSame(0, $a->settle([987654321], ShoppingfeedOrderSyncQueue::STATE_DONE), 'nor an unknown row');
+        $this->assertSame(0, $a->settle([], ShoppingfeedOrderSyncQueue::STATE_DONE));
+        $this->assertSame(1, $a->settle($idA, ShoppingfeedOrderSyncQueue::STATE_DONE));
+        $this->assertSame(0, $a->settle($idA, ShoppingfeedOrderSyncQueue::STATE_DONE), 'settled rows are no longer claimed');
+        $this->assertEquals(['pending' => 1, 'done' => 1], array_intersect_key(ShoppingfeedOrderSyncQueue::counts(1), ['pending' => 0, 'done' => 0]));
     }
 
     public function testRowsLeftUnsettledComeBackAfterTheLease(): void
@@ -143,7 +143,7 @@ final class SubclassTest extends SyncTestCase
         $this->saveCarrier(10, ['id_internal_shoppingfeed' => 1010, 'test_outcome' => 'leave']);
         $run = $this->runCarrierChain($settings);
         $this->assertTrue($run['ok']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $this->rowOf(10)['state'], 'left unsettled');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(10)['state'], 'left unsettled');
         $this->assertFalse($this->runCarrierChain($settings)['ok'], 'still leased');
         sleep(2);
         $again = $this->runCarrierChain($settings);
@@ -166,14 +166,14 @@ final class SubclassTest extends SyncTestCase
     {
         $this->save(12, $this->snapshot(1212, self::CANCELLED));
         $this->saveCarrier(12, ['id_internal_shoppingfeed' => 1212, 'carrier' => 'UPS']);
-        $rows = ShoppingfeedOrder::find(12);
+        $rows = ShoppingfeedOrderSyncQueue::find(12);
         $this->assertCount(2, $rows, 'one row per (order, action)');
         $this->assertEqualsCanonicalizing(['SYNC_STATUS', 'SYNC_CARRIER'], array_column($rows, 'action'));
         $this->runCarrierChain();
         $this->assertSame([], Sandbox::apiRequests());
-        $states = array_column(ShoppingfeedOrder::find(12), 'state', 'action');
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $states['SYNC_CARRIER']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $states['SYNC_STATUS'], 'the carrier chain does not touch status rows');
+        $states = array_column(ShoppingfeedOrderSyncQueue::find(12), 'state', 'action');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $states['SYNC_CARRIER']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $states['SYNC_STATUS'], 'the carrier chain does not touch status rows');
     }
 
     public function testMerchantOverrideOfTheStatusActionsIsHonouredInRealTime(): void
@@ -212,7 +212,7 @@ PHP
         $this->assertTrue($handler->process('ShoppingfeedOrderSyncStatus'));
         $this->assertSame([$class], ActionsHandler::$instantiated, 'classlib used the override');
         $this->assertSame(['prepareBatch', 'sendBatch'], $class::$calls, 'saveOrder called the override\'s methods');
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(13)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(13)['state']);
         $posts = Sandbox::orderPosts(202);
         $this->assertCount(1, $posts);
         $this->assertSame(1313, $posts[0]['elements'][0]['id']);

@@ -20,12 +20,12 @@ final class TicketsTest extends SyncTestCase
         $this->assertEqualsCanonicalizing(self::ids($sent), $run['conveyor']['succeeded'] ?? []);
         foreach ([1 => 'ship', 2 => 'deliver'] as $idOrder => $operation) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_DONE, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $row['state']);
             $this->assertSame($operation, $row['operation'], 'a done row keeps its operation');
             $this->assertNotEmpty($row['batch_id'], 'and its batch id');
             $this->assertSame($sent[$idOrder - 1]['id_shoppingfeed_order'], $row['id_shoppingfeed_order'], 'a row keeps its id');
         }
-        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 2, 'failed' => 0], ShoppingfeedOrder::counts(1));
+        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 2, 'failed' => 0], ShoppingfeedOrderSyncQueue::counts(1));
         $tickets = array_filter(Sandbox::apiRequests(), static function ($r) {
             return strpos($r['path'], '/v1/store/42/ticket') === 0;
         });
@@ -51,12 +51,12 @@ final class TicketsTest extends SyncTestCase
         $this->assertEmpty($run['conveyor']['failed'] ?? [], 'not failed yet');
         $row = $this->rowOf(3);
         $this->assertSame($id, $row['id_shoppingfeed_order']);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action'], 'back to the send stage');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action'], 'back to the send stage');
         $this->assertSame(1, $row['attempts']);
         $this->assertSame(1, $row['failures']);
         $this->assertStringContainsString('Transition refused by the marketplace', (string) $row['last_error'], 'the API\'s message is kept');
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(4)['state'], 'the other order of the batch succeeded');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(4)['state'], 'the other order of the batch succeeded');
 
         // Round 2: the limit (2) is reached -> STATE_FAILED, listed once.
         $this->sendAll([], $settings);
@@ -67,7 +67,7 @@ final class TicketsTest extends SyncTestCase
         $this->assertSame($id, $failed[0]['id_shoppingfeed_order']);
         $this->assertSame(3, $failed[0]['id_order']);
         $row = $this->rowOf(3);
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $row['state']);
         $this->assertSame(2, $row['failures']);
         $this->assertSame(2, $row['attempts']);
 
@@ -77,7 +77,7 @@ final class TicketsTest extends SyncTestCase
         $this->assertSame(2, count(array_filter(self::elementKeys(Sandbox::orderPosts(202)), static function ($k) {
             return $k === '303';
         })), 'sent exactly twice');
-        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 1, 'failed' => 1], ShoppingfeedOrder::counts(1));
+        $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 1, 'failed' => 1], ShoppingfeedOrderSyncQueue::counts(1));
     }
 
     public function testEmptyTrackingNumberEndsInAFailedTicketForALegacyOrder(): void
@@ -87,7 +87,7 @@ final class TicketsTest extends SyncTestCase
         $run = $this->check([], ['SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => 1]);
         $this->assertCount(1, $run['conveyor']['failed'] ?? []);
         $row = $this->rowOf(5);
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $row['state'], 'MAX_ATTEMPTS = 1: failed at the first failure');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $row['state'], 'MAX_ATTEMPTS = 1: failed at the first failure');
         $this->assertNotEmpty($row['last_error']);
         $tickets = Sandbox::orderTickets('NO-TRACK-5');
         $this->assertSame('failed', $tickets[0]['state'] ?? null);
@@ -103,15 +103,15 @@ final class TicketsTest extends SyncTestCase
         $run = $this->check();
         $this->assertContains($this->rowOf(6)['id_shoppingfeed_order'], $run['conveyor']['pending'] ?? []);
         $row = $this->rowOf(6);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS, $row['action']);
         $this->assertSame(1, $row['attempts']);
         $this->assertSame(0, $row['failures'], 'a 404 ticket is not the order\'s fault');
 
         Sandbox::config(['unknown_batches' => []]);
         $this->sendAll();
         $this->checkAll();
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(6)['state'], 'sent again, then done (ignored or succeeded)');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(6)['state'], 'sent again, then done (ignored or succeeded)');
     }
 
     public function testForgottenBatchesAreRetriedAsWell(): void
@@ -123,7 +123,7 @@ final class TicketsTest extends SyncTestCase
         $this->check();
         foreach ([7, 8] as $idOrder) {
             $row = $this->rowOf($idOrder);
-            $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
             $this->assertSame(1, $row['attempts']);
             $this->assertSame(0, $row['failures']);
         }
@@ -141,8 +141,8 @@ final class TicketsTest extends SyncTestCase
         $this->assertEmpty($run['conveyor']['succeeded'] ?? [], 'not final: not done');
         $this->assertEmpty($run['conveyor']['pending'] ?? [], 'not final: not retried');
         $row = $this->rowOf(9);
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $row['state']);
-        $this->assertSame(ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS, $row['action']);
         $this->assertSame(0, $row['attempts'], 'waiting for a ticket is not a failed try');
         $this->assertSame($before['batch_id'], $row['batch_id']);
 
@@ -157,10 +157,10 @@ final class TicketsTest extends SyncTestCase
         $this->save(10, $this->snapshot(1010, self::DELIVERED));
         $this->sendAll();
         $this->check();
-        $this->assertSame(ShoppingfeedOrder::STATE_SENT, $this->rowOf(10)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_SENT, $this->rowOf(10)['state']);
         usleep(1500000);
         $this->check();
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(10)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(10)['state']);
     }
 
     public function testOneFailingOrderInABatchOnlyAffectsThatOrder(): void
@@ -173,10 +173,10 @@ final class TicketsTest extends SyncTestCase
         $this->assertCount(1, Sandbox::orderPosts(202), 'one batch');
         $this->check();
         foreach ([1101, 1102, 1104, 1105] as $idOrder) {
-            $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf($idOrder)['state']);
+            $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf($idOrder)['state']);
         }
         $row = $this->rowOf(1103);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(1, $row['failures']);
         $this->assertStringContainsString('Unsupported carrier', (string) $row['last_error']);
     }
@@ -190,23 +190,23 @@ final class TicketsTest extends SyncTestCase
         $this->save(1203, $this->snapshot(1203, self::SHIPPED), ['id_shop' => 2], $settings);
         $this->sendAll([], $settings);
         $this->check([], $settings);
-        $this->assertSame(2, ShoppingfeedOrder::counts(1)['failed']);
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::counts(1)['failed']);
 
-        $this->assertSame(0, ShoppingfeedOrder::retryFailed(2), 'shop 2 has no failed row');
-        $this->assertSame(0, ShoppingfeedOrder::retryFailed(1, [999]), 'not one of the failed orders');
-        $this->assertSame(1, ShoppingfeedOrder::retryFailed(1, [1201]), 'only the listed order');
+        $this->assertSame(0, ShoppingfeedOrderSyncQueue::retryFailed(2), 'shop 2 has no failed row');
+        $this->assertSame(0, ShoppingfeedOrderSyncQueue::retryFailed(1, [999]), 'not one of the failed orders');
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::retryFailed(1, [1201]), 'only the listed order');
         $row = $this->rowOf(1201);
-        $this->assertSame(ShoppingfeedOrder::STATE_PENDING, $row['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $row['state']);
         $this->assertSame(0, $row['attempts'], 'attempts back to 0');
         $this->assertSame(0, $row['failures'], 'failures back to 0');
-        $this->assertSame(ShoppingfeedOrder::STATE_FAILED, $this->rowOf(1202)['state']);
-        $this->assertSame(1, ShoppingfeedOrder::retryFailed(1), 'all the remaining failed rows of the shop');
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_FAILED, $this->rowOf(1202)['state']);
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::retryFailed(1), 'all the remaining failed rows of the shop');
 
         Sandbox::config(['fail_orders' => []]);
         $this->sendAll([], $settings);
         $this->checkAll([], $settings);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(1201)['state']);
-        $this->assertSame(ShoppingfeedOrder::STATE_DONE, $this->rowOf(1202)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(1201)['state']);
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(1202)['state']);
     }
 
     public function testRetryDelayGrowsWithAttempts(): void

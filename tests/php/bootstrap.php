@@ -38,13 +38,13 @@ foreach (['Configuration', 'Shop', 'Mail', 'PrestaShopLogger', 'Hook', 'ActionsH
 require_once __DIR__ . '/support/Sandbox.php';
 require_once __DIR__ . '/support/ShopFixtures.php';
 require_once __DIR__ . '/support/SyncTestCase.php';
-require_once $root . '/php/classes/ShoppingfeedOrderDataProvider.php';
-require_once $root . '/php/classes/ShoppingfeedOrderSyncHook.php';
-require_once $root . '/php/controllers/front/syncOrderPostImport.php';
+require_once $root . '/php/module/classes/ShoppingfeedOrderDataProvider.php';
+require_once $root . '/php/module/classes/ShoppingfeedOrderSyncHook.php';
+require_once $root . '/php/module/controllers/front/syncOrderPostImport.php';
 require_once __DIR__ . '/support/ArrayOrderDataProvider.php';
 require_once __DIR__ . '/fixtures/ShoppingfeedOrderSyncCarrierActions.php';
 
-ActionsHandler::$moduleDir = $root . '/php/';
+ActionsHandler::$moduleDir = $root . '/php/module/';
 CronController::$lockDir = TestEnv::$tmp . '/locks';
 
 try {

@@ -42,7 +42,7 @@ final class ConcurrencyStressTest extends ReliabilityTestCase
         ];
         Sandbox::config(['latency_ms' => 5, 'ticket_delay_ms' => 50]);
         // Open (create) the queue first: many processes then share one file.
-        ShoppingfeedOrder::counts(1);
+        ShoppingfeedOrderSyncQueue::counts(1);
 
         $t0 = microtime(true);
         $w = [];
@@ -174,7 +174,7 @@ final class ConcurrencyStressTest extends ReliabilityTestCase
 
     public function testASaveBlockedByAnotherWriterWaitsInsteadOfFailing(): void
     {
-        ShoppingfeedOrder::counts(1);
+        ShoppingfeedOrderSyncQueue::counts(1);
         $hold = 2.0;
         $pdo = $this->queue()->pdo();
         $pdo->exec('BEGIN IMMEDIATE'); // another process holds the write lock (a backup, a long write)

@@ -1,7 +1,7 @@
 <?php
 
 /**
- * Crash safety: cron runs (the real CLI, php/bin/sync-orders.php) and web
+ * Crash safety: cron runs (the real CLI, php/tools/bin/sync-orders.php) and web
  * writers SIGKILLed at random moments against the sandbox with latency. Every
  * update ends settled, none is lost, the queue file stays sound, and the only
  * updates the API gets twice are those of a request it answered to a run

@@ -494,11 +494,11 @@ final class FaultMatrixTest extends ReliabilityTestCase
 
         // The merchant fixed them: retryFailed brings them back, counters at zero.
         Sandbox::config(['fail_orders' => null]);
-        $this->assertSame(2, ShoppingfeedOrder::retryFailed(1, [1003, 1010, 999999]));
-        $this->assertSame(3, ShoppingfeedOrder::retryFailed(1));
-        $this->assertSame(0, ShoppingfeedOrder::retryFailed(1));
+        $this->assertSame(2, ShoppingfeedOrderSyncQueue::retryFailed(1, [1003, 1010, 999999]));
+        $this->assertSame(3, ShoppingfeedOrderSyncQueue::retryFailed(1));
+        $this->assertSame(0, ShoppingfeedOrderSyncQueue::retryFailed(1));
         foreach ($bad as $id) {
-            $rows = ShoppingfeedOrder::find($id);
+            $rows = ShoppingfeedOrderSyncQueue::find($id);
             $this->assertCount(1, $rows, 'the same row comes back');
             $this->assertSame(['pending', 'SYNC_STATUS', 0, 0], [$rows[0]['state'], $rows[0]['action'], $rows[0]['attempts'], $rows[0]['failures']]);
         }

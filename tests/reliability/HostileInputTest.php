@@ -89,7 +89,7 @@ final class HostileInputTest extends ReliabilityTestCase
         ];
         foreach ($snapshots as $idOrder => $snapshot) {
             $this->save($idOrder, $snapshot);
-            $rows = ShoppingfeedOrder::find($idOrder);
+            $rows = ShoppingfeedOrderSyncQueue::find($idOrder);
             $this->assertCount(1, $rows);
             $this->assertSame($snapshot, $rows[0]['payload'], "order $idOrder: the snapshot is stored verbatim (keys, values, order)");
         }
@@ -113,12 +113,12 @@ final class HostileInputTest extends ReliabilityTestCase
 
         // A ticket's failure message and a settle() message come back verbatim too.
         $this->drain(['SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => '1']);
-        $row = ShoppingfeedOrder::find(2)[0];
+        $row = ShoppingfeedOrderSyncQueue::find(2)[0];
         $this->assertSame(['failed', $inj['extra']], [$row['state'], $row['last_error']]);
-        $this->assertSame(1, ShoppingfeedOrder::retryFailed(1, [2]));
+        $this->assertSame(1, ShoppingfeedOrderSyncQueue::retryFailed(1, [2]));
         $settle = $this->actions($this->conveyor());
-        $this->assertSame(1, $settle->settle([(int) $row['id_shoppingfeed_order']], ShoppingfeedOrder::STATE_DONE, $inj['carrier']));
-        $this->assertSame($inj['carrier'], ShoppingfeedOrder::find(2)[0]['last_error']);
+        $this->assertSame(1, $settle->settle([(int) $row['id_shoppingfeed_order']], ShoppingfeedOrderSyncQueue::STATE_DONE, $inj['carrier']));
+        $this->assertSame($inj['carrier'], ShoppingfeedOrderSyncQueue::find(2)[0]['last_error']);
         $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => 5, 'failed' => 0], $this->queue()->counts());
         $this->assertSame('ok', $this->queue()->integrity());
         $this->assertSame(['shoppingfeed_order'], $this->queue()->pdo()->query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")->fetchAll(PDO::FETCH_COLUMN));
@@ -146,11 +146,11 @@ final class HostileInputTest extends ReliabilityTestCase
             }
         }
         try {
-            ShoppingfeedOrder::find('1 OR 1=1');
+            ShoppingfeedOrderSyncQueue::find('1 OR 1=1');
             $this->fail('find accepted a string');
         } catch (TypeError $e) {
             $this->assertStringContainsString('idOrder', $e->getMessage());
         }
-        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => 0, 'failed' => 0], ShoppingfeedOrder::counts(1));
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => 0, 'failed' => 0], ShoppingfeedOrderSyncQueue::counts(1));
     }
 }

@@ -44,7 +44,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
             return $this->chain(['getBatch', 'prepareBatch', 'sendBatch'], $conveyor([], $settings));
         };
         $check = function () use ($conveyor) {
-            return $this->chain(['getBatch', 'checkTickets'], $conveyor(['order_action' => ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS]));
+            return $this->chain(['getBatch', 'checkTickets'], $conveyor(['order_action' => ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS]));
         };
         $settings = ['SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => '2'];
 
@@ -98,7 +98,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
             }, $texts, "hostile $mode send");
             $this->queue()->makeDue();
             $this->collect($check, $texts, "hostile $mode check");
-            foreach (ShoppingfeedOrder::find(1000 + 10 * ($n + 10)) as $row) {
+            foreach (ShoppingfeedOrderSyncQueue::find(1000 + 10 * ($n + 10)) as $row) {
                 $texts["hostile $mode row"] = print_r($row, true);
             }
         }
@@ -139,7 +139,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
 
         // 5. The queue: rows through the API, and the raw files (database, WAL, shared memory).
         for ($id = 1000; $id < 1200; $id++) {
-            foreach (ShoppingfeedOrder::find($id) as $row) {
+            foreach (ShoppingfeedOrderSyncQueue::find($id) as $row) {
                 $texts["find($id)"] = print_r($row, true);
             }
         }
@@ -203,7 +203,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
         ini_set('shoppingfeed_sync.api_url', 'http://shop.example.com');
         $c = $this->save(2000, $this->snapshot(2000), [], ['SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION' => '1']);
         $this->assertStringContainsString('shoppingfeed_sync.api_url', implode(' ', $c['errors'] ?? []));
-        $this->assertSame('pending', ShoppingfeedOrder::find(2000)[0]['state']);
+        $this->assertSame('pending', ShoppingfeedOrderSyncQueue::find(2000)[0]['state']);
 
         // Loopback hosts are accepted (the sandbox listens on 127.0.0.1 only: others are refused connections, an outage).
         $accepted = ["http://127.0.0.1:$port", "http://localhost:$port", "HTTP://127.0.0.1:$port/", "http://127.0.0.2:$port", "http://[::1]:$port"];

@@ -9,7 +9,7 @@
  *   resets it and gets its own SQLite queue file;
  * - no PrestaShop double is loaded in this process: settings come from the
  *   conveyor only. Child processes that run the cron use the real CLI
- *   (php/bin/sync-orders.php and php/lib/standalone.php).
+ *   (php/tools/bin/sync-orders.php and php/tools/lib/standalone.php).
  */
 
 $root = dirname(__DIR__, 2);

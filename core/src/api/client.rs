@@ -8,7 +8,8 @@
 
 use super::{Accepted, ApiConfig, ApiError, Ticket, TicketPage, MAX_BODY_BYTES, TICKET_PAGE_LIMIT};
 use crate::error::{redact, Error, Result};
-use crate::model::{shorten, Operation};
+use crate::model::Operation;
+use crate::text::{excerpt, shorten};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
@@ -184,7 +185,10 @@ impl Client {
         }
         let url = self.url(&format!("/v1/store/{store_id}/order/{}", op.as_str()))?;
         let req = self.http.post(url).json(&Body { order: elements });
-        let bytes = self.exchange(token, req).await?;
+        let bytes = self
+            .exchange(token, req)
+            .await
+            .map_err(|e| unknown_store(e, store_id))?;
         parse_accepted(&bytes).map_err(|e| self.scrub(e, token))
     }
 
@@ -202,7 +206,10 @@ impl Client {
             .append_pair("batchId", batch_id)
             .append_pair("page", &page.to_string())
             .append_pair("limit", &TICKET_PAGE_LIMIT.to_string());
-        let bytes = self.exchange(token, self.http.get(url)).await?;
+        let bytes = self
+            .exchange(token, self.http.get(url))
+            .await
+            .map_err(|e| unknown_store(e, store_id))?;
         parse_ticket_page(&bytes, batch_id, page).map_err(|e| self.scrub(e, token))
     }
 
@@ -274,7 +281,7 @@ impl Client {
                     status: code,
                     detail: format!(
                         "unexpected redirect to {} (check shoppingfeed_sync.api_url)",
-                        shorten(location.as_deref().unwrap_or("?"))
+                        excerpt(location.as_deref().unwrap_or("?"))
                     ),
                 }),
                 _ => Err(ApiError::Server {
@@ -369,7 +376,7 @@ impl Client {
             _ if err.is_connect() => format!("cannot connect: {}", last_or(&texts, err)),
             _ => last_or(&texts, err),
         };
-        ApiError::Transport(bounded(&msg, MAX_DETAIL_BYTES))
+        ApiError::Transport(shorten(&msg, MAX_DETAIL_BYTES))
     }
 
     /// The last guard: the token never leaves in a message.
@@ -390,6 +397,29 @@ impl Client {
     }
 }
 
+/// A 404 naming the store of the request is [`ApiError::UnknownStore`].
+///
+/// What is detected: the problem's detail holds the word `store` and the
+/// store id as a whole number (the API's "Store 999 not found"). A 404
+/// about an order ("Order 999 not found") or a batch does not say `store`,
+/// and a detail naming another number is not about this store: both stay
+/// `Rejected`, handled per order.
+fn unknown_store(err: ApiError, store_id: i64) -> ApiError {
+    match err {
+        ApiError::Rejected {
+            status: 404,
+            detail,
+        } if names_store(&detail, store_id) => ApiError::UnknownStore { store_id, detail },
+        other => other,
+    }
+}
+
+fn names_store(detail: &str, store_id: i64) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    crate::model::contains_bounded(&lower, "store", char::is_alphanumeric)
+        && crate::model::contains_bounded(detail, &store_id.to_string(), |c| c.is_ascii_digit())
+}
+
 thread_local! {
     static DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
 }
@@ -397,7 +427,9 @@ thread_local! {
 /// Runs `f` with a deadline for every request this thread starts in it: a
 /// request's time limit becomes the smaller of the client's timeout and the
 /// time left (zero once the deadline has passed). Real-time mode bounds the
-/// whole `saveOrder` this way, not only its HTTP attempt.
+/// whole `saveOrder` this way, not only its HTTP attempt; a run's time
+/// budget bounds `checkTickets` ([`crate::engine::check`] reads it). Nested
+/// calls keep the earlier deadline: an inner step never outlives its run.
 pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> R {
     struct Restore(Option<std::time::Instant>);
     impl Drop for Restore {
@@ -405,15 +437,20 @@ pub fn with_deadline<R>(deadline: std::time::Instant, f: impl FnOnce() -> R) -> 
             DEADLINE.with(|d| d.set(self.0));
         }
     }
-    let _restore = Restore(DEADLINE.with(|d| d.replace(Some(deadline))));
+    let outer = current_deadline();
+    let earliest = outer.map_or(deadline, |o| o.min(deadline));
+    let _restore = Restore(DEADLINE.with(|d| d.replace(Some(earliest))));
     f()
+}
+
+/// The deadline set by [`with_deadline`] on this thread, if any.
+pub fn current_deadline() -> Option<std::time::Instant> {
+    DEADLINE.with(|d| d.get())
 }
 
 /// The time left before the current deadline, if one is set.
 fn deadline_left() -> Option<Duration> {
-    DEADLINE
-        .with(|d| d.get())
-        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    current_deadline().map(|d| d.saturating_duration_since(std::time::Instant::now()))
 }
 
 /// Validates `shoppingfeed_sync.api_url`; returns the base without a
@@ -422,7 +459,7 @@ fn validate_base_url(raw: &str) -> Result<(String, bool)> {
     let bad = |why: &str| {
         Error::input(format!(
             "shoppingfeed_sync.api_url must be https:// (http:// only for a loopback host), got {}{why}",
-            shorten(raw)
+            excerpt(raw)
         ))
     };
     let url = Url::parse(raw.trim()).map_err(|e| bad(&format!(" ({e})")))?;
@@ -489,7 +526,7 @@ fn error_detail(status: StatusCode, body: &[u8]) -> String {
             if let Some(Value::String(s)) = problem.get(key) {
                 let s = clean(s);
                 if !s.is_empty() {
-                    return bounded(&s, MAX_DETAIL_BYTES);
+                    return shorten(&s, MAX_DETAIL_BYTES);
                 }
             }
         }
@@ -511,18 +548,6 @@ fn clean(s: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn bounded(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// An error and its sources, without the URL.
@@ -609,6 +634,8 @@ struct RawTicket {
     payload: Option<Value>,
     #[serde(default)]
     result: Option<Value>,
+    #[serde(rename = "scheduledAt", default)]
+    scheduled_at: Option<Value>,
 }
 
 /// The body of a ticket page (a HAL collection).
@@ -649,6 +676,7 @@ fn typed_ticket_page(raw: RawPage, batch_id: &str, page: u32) -> Result<TicketPa
             state,
             payload: item.payload.unwrap_or(Value::Null),
             message,
+            scheduled_at: item.scheduled_at.as_ref().and_then(unix_seconds),
         });
     }
     let number = |v: Option<Value>, default: u32| {
@@ -706,6 +734,7 @@ fn generic_ticket_page(body: &[u8], batch_id: &str, page: u32) -> Result<TicketP
             state,
             payload: item.get("payload").cloned().unwrap_or(Value::Null),
             message,
+            scheduled_at: item.get("scheduledAt").and_then(unix_seconds),
         });
     }
     let number = |key: &str, default: u32| {
@@ -724,4 +753,140 @@ fn generic_ticket_page(body: &[u8], batch_id: &str, page: u32) -> Result<TicketP
             .and_then(Value::as_bool)
             .unwrap_or(false),
     })
+}
+
+/// A ticket date (`"2023-11-14T22:13:20+00:00"`, `Z`, fractional seconds
+/// allowed) in Unix seconds; None for anything else (the date only orders
+/// duplicates, so an unreadable one is simply not used).
+fn unix_seconds(v: &Value) -> Option<i64> {
+    let s = v.as_str()?.trim();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let fixed = s.as_bytes();
+    if fixed.get(4) != Some(&b'-') || fixed.get(7) != Some(&b'-') {
+        return None;
+    }
+    if !matches!(fixed.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return None,
+            };
+            let (h, m) = rest[1..].split_once(':')?;
+            if h.len() != 2 || m.len() != 2 {
+                return None;
+            }
+            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
+        }
+    };
+    let days = days_since_epoch(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date: whole 400-year eras
+/// of 146,097 days, the year counted from March so that the leap day ends it.
+fn days_since_epoch(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ticket_dates() {
+        // (text, Unix seconds)
+        let cases = [
+            ("1970-01-01T00:00:00+00:00", Some(0)),
+            ("2000-02-29T00:00:00+00:00", Some(951_782_400)),
+            ("2023-11-14T22:13:20+00:00", Some(1_700_000_000)),
+            ("2023-11-14T22:13:20Z", Some(1_700_000_000)),
+            ("2023-11-14T22:13:20.123Z", Some(1_700_000_000)),
+            ("2023-11-14T23:13:20+01:00", Some(1_700_000_000)),
+            ("2023-11-14T21:13:20-01:00", Some(1_700_000_000)),
+            ("2023-11-14", None),
+            ("2023-13-14T22:13:20Z", None),
+            ("2023-11-14T22:13:20", None),
+            ("yesterday", None),
+            ("2023-11-14T22:13:20+0100", None),
+            ("é023-11-14T22:13:20Z", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(unix_seconds(&json!(text)), expected, "{text}");
+        }
+        assert_eq!(unix_seconds(&json!(12)), None);
+    }
+
+    #[test]
+    fn a_404_naming_the_store_is_an_unknown_store() {
+        let rejected = |detail: &str| ApiError::Rejected {
+            status: 404,
+            detail: detail.into(),
+        };
+        // (detail, store id, unknown store)
+        let cases = [
+            ("Store 999 not found", 999, true),
+            ("store 999 does not exist", 999, true),
+            ("Store 9990 not found", 999, false),
+            ("Order 999 not found", 999, false),
+            ("Batch 999 not found", 999, false),
+            ("Store not found", 999, false),
+            ("Storefront 999 not found", 999, false),
+        ];
+        for (detail, store_id, expected) in cases {
+            let got = unknown_store(rejected(detail), store_id);
+            assert_eq!(
+                matches!(got, ApiError::UnknownStore { .. }),
+                expected,
+                "{detail}"
+            );
+        }
+        let other = ApiError::Rejected {
+            status: 400,
+            detail: "Store 999 not found".into(),
+        };
+        assert_eq!(unknown_store(other.clone(), 999), other);
+    }
+
+    #[test]
+    fn nested_deadlines_keep_the_earliest() {
+        let now = std::time::Instant::now();
+        let soon = now + Duration::from_secs(1);
+        let later = now + Duration::from_secs(60);
+        assert_eq!(current_deadline(), None);
+        with_deadline(soon, || {
+            with_deadline(later, || assert_eq!(current_deadline(), Some(soon)));
+            assert_eq!(current_deadline(), Some(soon));
+        });
+        with_deadline(later, || {
+            with_deadline(soon, || assert_eq!(current_deadline(), Some(soon)));
+            assert_eq!(current_deadline(), Some(later));
+        });
+        assert_eq!(current_deadline(), None);
+    }
 }

@@ -7,7 +7,7 @@
 
 mod client;
 
-pub use client::{with_deadline, Client};
+pub use client::{current_deadline, with_deadline, Client};
 
 use serde_json::Value;
 
@@ -42,6 +42,10 @@ pub struct Ticket {
     pub payload: Value,
     /// `result.message` when the API gave one.
     pub message: Option<String>,
+    /// `scheduledAt` in Unix seconds, when given as RFC 3339: of two
+    /// tickets naming one order in one batch, the newest is the one that
+    /// counts.
+    pub scheduled_at: Option<i64>,
 }
 
 /// One page of `GET /v1/store/{id}/ticket?batchId=...`.
@@ -65,6 +69,10 @@ pub enum ApiError {
     /// 400, 404, 409, 422 (and other 4xx): the request was refused; `detail`
     /// is the problem's detail (or title, or a bounded excerpt of the body).
     Rejected { status: u16, detail: String },
+    /// A 404 whose detail names the store the request was for ("Store 999
+    /// not found"): the account has no such store, a configuration error
+    /// that stops the run (no order is to blame).
+    UnknownStore { store_id: i64, detail: String },
     /// 5xx (and a 3xx: redirects are never followed): an outage.
     Server { status: u16, detail: String },
     /// Timeout, refused or dropped connection, TLS failure: an outage.
@@ -88,6 +96,10 @@ impl ApiError {
                 format!("Shopping Feed rate limit (HTTP 429, wait {wait_secs}s)")
             }
             ApiError::Rejected { status, detail } => format!("HTTP {status}: {detail}"),
+            ApiError::UnknownStore { store_id, detail } => format!(
+                "Shopping Feed knows no store {store_id} for this token (HTTP 404: {detail}): \
+                 check shoppingfeed_store_id (SHOPPINGFEED_STORE_ID)"
+            ),
             ApiError::Server { status, detail } => format!("HTTP {status}: {detail}"),
             ApiError::Transport(m) => format!("network: {m}"),
             ApiError::Malformed(m) => format!("malformed response: {m}"),

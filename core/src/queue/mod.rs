@@ -7,13 +7,27 @@
 //! `attempts + 1`, later `update_at`) | `failed`. A claim is exclusive until
 //! it is settled or its lease ends.
 
+pub mod open;
 pub mod sqlite;
 
 use crate::error::Result;
 use crate::model::{Operation, Row, State};
 use serde_json::Value;
 
+pub use open::{open, OpenOptions, StoreKind};
 pub use sqlite::SqliteStore;
+
+/// When a caller gives the store a moment for its own upkeep (SQLite: WAL
+/// checkpoints; a server database: nothing). Upkeep never loses a row: a
+/// failed one is tried again at the next moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Right after a write inside the merchant's request (`saveOrder`): only
+    /// what keeps the store bounded, as cheap as possible.
+    AfterRequest,
+    /// After a cron step, where nobody waits for it.
+    AfterBackground,
+}
 
 /// One state change of a claimed row, applied by [`QueueStore::apply`].
 #[derive(Debug, Clone, PartialEq)]
@@ -117,4 +131,12 @@ pub trait QueueStore {
 
     /// Deletes `done` rows last changed before `before`. Returns how many.
     fn purge_done(&self, before: i64) -> Result<u64>;
+
+    /// The store's own upkeep at this moment (see [`Upkeep`]); errors are
+    /// swallowed by design (nothing depends on it having run).
+    fn upkeep(&self, _moment: Upkeep) {}
+
+    /// What kind of store this is and where it lives, for `phpinfo()` and
+    /// messages: never a password.
+    fn describe(&self) -> String;
 }

@@ -12,7 +12,7 @@ trait ShopFixtures
     {
         $conveyor = [
             'id_shop' => 1,
-            'order_action' => ShoppingfeedOrder::ACTION_SYNC_STATUS,
+            'order_action' => ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS,
             'token' => Sandbox::TOKEN,
             'shoppingfeed_store_id' => Sandbox::STORE_ID,
             'settings' => $this->settings($settings),

@@ -135,7 +135,7 @@ abstract class SyncTestCase extends TestCase
     {
         return $this->chain(
             ['getBatch', 'checkTickets'],
-            $this->conveyor(['order_action' => ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS] + $extra, $settings)
+            $this->conveyor(['order_action' => ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS] + $extra, $settings)
         );
     }
 
@@ -179,7 +179,7 @@ abstract class SyncTestCase extends TestCase
     /** The one queue row of an order. */
     protected function rowOf(int $idOrder): array
     {
-        $rows = ShoppingfeedOrder::find($idOrder);
+        $rows = ShoppingfeedOrderSyncQueue::find($idOrder);
         $this->assertCount(1, $rows, "order $idOrder should have exactly one queue row");
 
         return $rows[0];
@@ -190,10 +190,10 @@ abstract class SyncTestCase extends TestCase
     {
         $state = [];
         foreach ($idShops as $idShop) {
-            $state['counts'][$idShop] = ShoppingfeedOrder::counts($idShop);
+            $state['counts'][$idShop] = ShoppingfeedOrderSyncQueue::counts($idShop);
         }
         foreach ($idOrders as $idOrder) {
-            $state['rows'][$idOrder] = ShoppingfeedOrder::find($idOrder);
+            $state['rows'][$idOrder] = ShoppingfeedOrderSyncQueue::find($idOrder);
         }
 
         return $state;

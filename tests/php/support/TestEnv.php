@@ -15,7 +15,7 @@ final class TestEnv
 
     public static function moduleDir(): string
     {
-        return self::$root . '/php/';
+        return self::$root . '/php/module/';
     }
 
     /** A new empty folder under the run's temp folder. */

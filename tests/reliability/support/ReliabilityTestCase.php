@@ -73,7 +73,7 @@ abstract class ReliabilityTestCase extends TestCase
         ], $overrides);
     }
 
-    /** The same settings as `--set NAME=VALUE` options of php/bin/sync-orders.php. */
+    /** The same settings as `--set NAME=VALUE` options of php/tools/bin/sync-orders.php. */
     protected function cliSets(array $overrides = []): array
     {
         $args = [];
@@ -85,12 +85,12 @@ abstract class ReliabilityTestCase extends TestCase
         return $args;
     }
 
-    /** The command line of one cron run (php/bin/sync-orders.php, no process lock, JSON summary). */
+    /** The command line of one cron run (php/tools/bin/sync-orders.php, no process lock, JSON summary). */
     protected function cronCommand(array $settings = [], array $extraArgs = []): array
     {
         return array_merge(
             TestEnv::phpCommand(),
-            [TestEnv::$root . '/php/bin/sync-orders.php', '--shop=1', '--store-id=' . self::STORE_ID, '--no-lock', '--json'],
+            [TestEnv::$root . '/php/tools/bin/sync-orders.php', '--shop=1', '--store-id=' . self::STORE_ID, '--no-lock', '--json'],
             $this->cliSets($settings),
             $extraArgs
         );
@@ -158,7 +158,7 @@ abstract class ReliabilityTestCase extends TestCase
 
     protected function check(array $settings = [], array $extra = []): array
     {
-        return $this->chain(['getBatch', 'checkTickets'], $this->conveyor(['order_action' => ShoppingfeedOrder::ACTION_CHECK_TICKET_SYNC_STATUS] + $extra, $settings));
+        return $this->chain(['getBatch', 'checkTickets'], $this->conveyor(['order_action' => ShoppingfeedOrderSyncQueue::ACTION_CHECK_TICKET_SYNC_STATUS] + $extra, $settings));
     }
 
     /**

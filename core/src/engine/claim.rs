@@ -1,0 +1,59 @@
+//! `getBatch`: lease the due rows of a shop and action to a new claim.
+
+use crate::error::{Error, Result};
+use crate::model::{self, Row};
+use crate::queue::QueueStore;
+use crate::settings::{self, SettingsSource};
+
+/// Rows claimed by one `getBatch`, and the claim token they are leased to.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub token: String,
+    pub rows: Vec<Row>,
+}
+
+/// A new claim token, unique across processes and hosts: the process id,
+/// the time in nanoseconds and 64 random bits (`p1234-18c2f...-9a3b...`).
+pub fn new_claim_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "p{}-{:x}-{:016x}",
+        std::process::id(),
+        nanos,
+        fastrand::u64(..)
+    )
+}
+
+/// Claims the due rows of a shop and action, up to `MAX_ORDERS`, leased for
+/// `LEASE_TIME`; `only` restricts it to one row (real-time mode).
+pub fn claim(
+    store: &dyn QueueStore,
+    settings: &dyn SettingsSource,
+    id_shop: i64,
+    action: &str,
+    only: Option<i64>,
+    now: i64,
+) -> Result<Claim> {
+    model::validate_action(action)?;
+    if id_shop <= 0 {
+        return Err(Error::input(format!(
+            "id_shop must be a positive integer, got {id_shop}"
+        )));
+    }
+    let limit = settings::max_orders(settings)?;
+    let lease = settings::lease_time(settings)?;
+    let token = new_claim_token();
+    let rows = store.claim(
+        id_shop,
+        action,
+        limit,
+        now,
+        now.saturating_add(lease),
+        &token,
+        only,
+    )?;
+    Ok(Claim { token, rows })
+}

@@ -1,0 +1,79 @@
+//! Saving an update (`upsert_pending`): the hot path, run inside the
+//! merchant's request. A `BEGIN IMMEDIATE`, one indexed `SELECT`, one
+//! `UPDATE` by rowid or one `INSERT`, and a `COMMIT`, all cached statements.
+
+use super::connection::WriteTx;
+use super::errors::{Failure, Res};
+use super::SqliteStore;
+use rusqlite::params;
+use serde_json::Value;
+
+/// The unclaimed pending row(s) of (shop, order, action): normally at most
+/// one (see [`supersede`](super::supersede)); should there be more, each
+/// gets the newest snapshot.
+const UPSERT_FIND: &str = "
+SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
+WHERE id_order = ?2 AND id_shop = ?1 AND action = ?3 AND state = 'pending' AND locked_by IS NULL";
+
+const UPSERT_UPDATE: &str = "
+UPDATE shoppingfeed_order SET payload = ?2, update_at = ?3, date_upd = ?4
+WHERE id_shoppingfeed_order = ?1";
+
+const UPSERT_INSERT: &str = "
+INSERT INTO shoppingfeed_order
+    (id_order, id_shop, action, state, payload, attempts, failures, update_at, date_add, date_upd)
+VALUES (?2, ?1, ?3, 'pending', ?4, 0, 0, ?5, ?6, ?6)";
+
+impl SqliteStore {
+    /// [`QueueStore::upsert_pending`](crate::queue::QueueStore::upsert_pending).
+    pub(super) fn save(
+        &self,
+        id_shop: i64,
+        id_order: i64,
+        action: &str,
+        payload: &Value,
+        due_at: i64,
+        now: i64,
+    ) -> Res<i64> {
+        let text = serde_json::to_string(payload)
+            .map_err(|e| Failure::Data(format!("cannot encode the order snapshot: {e}")))?;
+        let tx = WriteTx::begin(&self.conn)?;
+        // A SELECT then an UPDATE by rowid rather than one UPDATE ...
+        // RETURNING: RETURNING goes through a temporary b-tree whose page
+        // cache is allocated and freed at every call, which costs more than
+        // the second statement.
+        let mut found: Option<i64> = None;
+        let mut more: Vec<i64> = Vec::new();
+        {
+            let mut stmt = self.conn.prepare_cached(UPSERT_FIND)?;
+            let mut rows = stmt.query(params![id_shop, id_order, action])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                match found {
+                    None => found = Some(id),
+                    Some(prev) => {
+                        more.push(prev.min(id));
+                        found = Some(prev.max(id));
+                    }
+                }
+            }
+        }
+        let id = match found {
+            Some(id) => {
+                let mut stmt = self.conn.prepare_cached(UPSERT_UPDATE)?;
+                for row in more.iter().copied().chain([id]) {
+                    stmt.execute(params![row, text, due_at, now])?;
+                }
+                id
+            }
+            None => {
+                self.conn
+                    .prepare_cached(UPSERT_INSERT)?
+                    .execute(params![id_shop, id_order, action, text, due_at, now])?;
+                self.conn.last_insert_rowid()
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+}

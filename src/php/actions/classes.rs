@@ -1,0 +1,126 @@
+//! The two PHP classes and their methods: each method is glue to the step
+//! function of the same name.
+#![allow(non_snake_case)] // PHP parameter names are camelCase, as the contract writes them.
+
+use super::state::{ActionsState, HasState};
+use super::{check, claim, protocol, save, send};
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::flags::ClassFlags;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendClassObject, ZendHashTable, Zval};
+
+/// The methods both classes export. A Rust class extending another Rust
+/// class cannot run the parent's Rust methods on a child instance, so each
+/// class gets its own copy of them from this macro.
+macro_rules! actions_methods {
+    ($ty:ident, { $($extra:tt)* }) => {
+        #[php_impl]
+        #[allow(non_snake_case)]
+        impl $ty {
+            pub fn __construct() -> Self {
+                Self::default()
+            }
+
+            /// Replaces the conveyor (classlib's DefaultActions); returns $this.
+            pub fn set_conveyor<'a>(
+                self_: &'a mut ZendClassObject<$ty>,
+                conveyor: &ZendHashTable,
+            ) -> &'a mut ZendClassObject<$ty> {
+                protocol::set_conveyor(self_, conveyor)
+            }
+
+            /// The conveyor, with what the steps added.
+            pub fn get_conveyor(&mut self) -> ZBox<ZendHashTable> {
+                protocol::get_conveyor(self)
+            }
+
+            /// classlib compatibility (the model is often null); returns $this.
+            pub fn set_model_object<'a>(
+                self_: &'a mut ZendClassObject<$ty>,
+                model: &Zval,
+            ) -> &'a mut ZendClassObject<$ty> {
+                protocol::set_model_object(self_, model)
+            }
+
+            /// Calls `$this->$action()`.
+            pub fn forward(self_: &mut ZendClassObject<$ty>, action: &str) -> PhpResult<bool> {
+                protocol::forward(self_, action)
+            }
+
+            /// Saves one order update in the queue (durable when it returns);
+            /// in real-time mode also runs the send chain for it.
+            pub fn save_order(self_: &mut ZendClassObject<$ty>) -> PhpResult<bool> {
+                save::save_order(self_)
+            }
+
+            /// Claims the due rows of a shop and action, up to the batch size.
+            pub fn get_batch(&mut self) -> PhpResult<bool> {
+                claim::get_batch(self)
+            }
+
+            /// Settles claimed rows: done, pending (retry) or failed. Returns how many changed.
+            #[php(defaults(message = None, orderFailure = false))]
+            pub fn settle(
+                &mut self,
+                ids: &ZendHashTable,
+                state: &str,
+                message: Option<String>,
+                orderFailure: bool,
+            ) -> PhpResult<i64> {
+                claim::settle(self, ids, state, message, orderFailure)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+/// `abstract class ShoppingfeedOrderSyncActions`.
+#[php_class]
+#[php(name = "ShoppingfeedOrderSyncActions")]
+#[php(flags = ClassFlags::Abstract)]
+#[derive(Default)]
+pub struct SyncActions {
+    state: ActionsState,
+}
+
+impl HasState for SyncActions {
+    fn state(&mut self) -> &mut ActionsState {
+        &mut self.state
+    }
+}
+
+actions_methods!(SyncActions, {});
+
+/// `class ShoppingfeedOrderSyncStatusActions extends ShoppingfeedOrderSyncActions`.
+#[php_class]
+#[php(name = "ShoppingfeedOrderSyncStatusActions")]
+#[php(extends(SyncActions))]
+#[derive(Default)]
+pub struct StatusActions {
+    state: ActionsState,
+}
+
+impl HasState for StatusActions {
+    fn state(&mut self) -> &mut ActionsState {
+        &mut self.state
+    }
+}
+
+actions_methods!(StatusActions, {
+    /// Maps each claimed order's state to a Shopping Feed operation.
+    pub fn prepare_batch(&mut self) -> PhpResult<bool> {
+        send::prepare_batch(self)
+    }
+
+    /// Sends the operations to the API (grouped, chunked) and records the batch ids.
+    pub fn send_batch(&mut self) -> PhpResult<bool> {
+        send::send_batch(self)
+    }
+
+    /// Reads the tickets of claimed CHECK_TICKET rows and settles each row.
+    pub fn check_tickets(&mut self) -> PhpResult<bool> {
+        check::check_tickets(self)
+    }
+});

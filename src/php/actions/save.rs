@@ -1,0 +1,70 @@
+//! `saveOrder`: one order update saved in the queue, then (real-time mode)
+//! the send chain for it within the request's time limit.
+
+use super::super::convert::{self, id};
+use super::super::settings::PhpSettings;
+use super::super::{ini, store};
+use super::conveyor::{has_credentials, order_action, set};
+use super::guard::guard;
+use super::realtime::run_realtime_chain;
+use super::state::HasState;
+use ext_php_rs::class::RegisteredClass;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::types::ZendClassObject;
+use sfsync_core::engine::{self, SaveRequest};
+use sfsync_core::{settings, time, Error};
+use std::time::{Duration, Instant};
+
+pub(super) fn save_order<T: RegisteredClass + HasState>(
+    self_: &mut ZendClassObject<T>,
+) -> PhpResult<bool> {
+    let started = Instant::now();
+    let (row_id, realtime) = guard("saveOrder", || {
+        let state = self_.state();
+        let conveyor = state.conveyor();
+        let id_order = id(conveyor, "id_order")?;
+        let id_shop = id(conveyor, "id_shop")?;
+        let action = order_action(conveyor)?;
+        let snapshot_zv = conveyor
+            .get("order")
+            .ok_or_else(|| Error::input("conveyor key 'order' is missing (the order snapshot)"))?;
+        if !snapshot_zv.dereference().is_array() {
+            return Err(Error::input(format!(
+                "conveyor key 'order' must be an array (the order snapshot), got {}",
+                convert::describe(snapshot_zv.dereference())
+            )));
+        }
+        let snapshot = convert::to_json(snapshot_zv, "order", 0)?;
+        let src = PhpSettings::new(conveyor, Some(id_shop))?;
+        let store = store::current()?;
+        let req = SaveRequest {
+            id_shop,
+            id_order,
+            action,
+            snapshot,
+        };
+        // Read before saving: a malformed setting must leave the queue untouched.
+        let realtime = settings::real_time(&src)? && has_credentials(conveyor);
+        let row_id = engine::save(&*store, &src, &req, time::now())?;
+        store::after_request_write(&*store);
+        set(conveyor, "id_shoppingfeed_order", row_id);
+        Ok((row_id, realtime))
+    })?;
+    if realtime {
+        sfsync_core::api::with_deadline(realtime_deadline(started), || {
+            run_realtime_chain(self_, row_id)
+        });
+    }
+    Ok(true)
+}
+
+/// The merchant's request waits at most `timeout_ms` in all (the save, the
+/// client's first build, connecting, the one attempt), not only for the
+/// HTTP exchange: requests started in the chain get the time left. A
+/// margin is kept for what follows a timed-out attempt (the row's retry
+/// committed, the claim released; the timer's 1 ms grain).
+fn realtime_deadline(started: Instant) -> Instant {
+    let limit = ini::timeout_ms().unwrap_or(ini::DEFAULT_TIMEOUT_MS);
+    let margin = (limit / 10).min(5);
+    started + Duration::from_millis(limit - margin)
+}
