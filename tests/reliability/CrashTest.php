@@ -46,6 +46,29 @@ final class CrashTest extends ReliabilityTestCase
         $this->fail('the queue did not settle: ' . json_encode($this->queue()->counts()));
     }
 
+    /**
+     * Adds the accepted order POSTs logged since $seq to $posts (order id =>
+     * the POST log entries that carried it, in the order they arrived). Read
+     * while the test runs: the sandbox keeps the bodies of its last 2,000
+     * requests only.
+     */
+    private function collectPosts(int &$seq, array &$posts, int &$elements): void
+    {
+        foreach (Sandbox::request('GET', '/_sandbox/log?since=' . $seq)['requests'] ?? [] as $entry) {
+            $seq = max($seq, (int) $entry['seq']);
+            if (($entry['method'] ?? '') !== 'POST' || ($entry['status'] ?? null) !== 202 || strpos((string) $entry['path'], '/order/') === false) {
+                continue;
+            }
+            $body = $entry['body'] ?? null;
+            $body = is_string($body) ? json_decode($body, true) : $body;
+            $this->assertIsArray($body, 'the sandbox still holds the body of request ' . $entry['seq']);
+            foreach ($body['order'] as $el) {
+                $posts[(int) $el['id']][] = $entry;
+                $elements++;
+            }
+        }
+    }
+
     public function testCronKilledAtRandomMomentsLosesNothing(): void
     {
         $seed = (int) (getenv('RELIABILITY_SEED') ?: random_int(1, PHP_INT_MAX >> 1));
@@ -61,12 +84,28 @@ final class CrashTest extends ReliabilityTestCase
         $killed = 0;
         $leasedByKilled = 0;
         $killsWithLeases = 0;
+        $seq = 0;
+        $posts = [];
+        $elements = 0;
         $t0 = microtime(true);
         // A run that drains the 15 new orders quickly may end before its
         // kill: kill early enough to hit most runs, and allow many tries.
         for ($i = 0; $killed < $kills && $i < $kills * 20; $i++) {
             $p = $this->startCron('run-' . $i, $settings);
-            usleep(mt_rand(5000, 150000));
+            if ($i % 2 === 1) {
+                // Every other kill comes at a random moment after the run has
+                // claimed rows: on a loaded machine a run can take more than
+                // 150 ms to start, and the kills of the other branch then all
+                // land before any claim (none leaves a lease behind).
+                $until = microtime(true) + 10;
+                while ($p->running() && microtime(true) < $until
+                    && (int) $this->queue()->scalar('SELECT COUNT(*) FROM shoppingfeed_order WHERE locked_by LIKE ?', ['p' . $p->pid . '-%']) === 0) {
+                    usleep(1000);
+                }
+                usleep(mt_rand(0, 60000));
+            } else {
+                usleep(mt_rand(5000, 150000));
+            }
             $run = ['pid' => $p->pid, 'start_ms' => (int) floor($p->startedAt * 1000), 'killed' => false];
             if ($p->kill(9)) {
                 $run['kill_ms'] = (int) ceil(microtime(true) * 1000);
@@ -94,6 +133,7 @@ final class CrashTest extends ReliabilityTestCase
                 $orders[$id] = $state;
             }
             $next += 15;
+            $this->collectPosts($seq, $posts, $elements);
         }
         $this->assertSame($kills, $killed, "$kills runs killed");
         $this->assertSame('ok', $this->queue()->integrity(), 'the queue file is sound after the kills');
@@ -116,38 +156,42 @@ final class CrashTest extends ReliabilityTestCase
         $this->assertSame(0, (int) $account['stats']['duplicates'], 'no operation executed twice');
         $this->assertSame($account['ignored'], $account['resent'], 'every re-sent order was recognised as already performed');
 
-        // Each re-sent order: its first request reached the API from a run that was then killed.
+        // Each re-sent order is a row settled as already performed, and every
+        // request that carried it but the last (the one whose answer was
+        // committed) came from a run that was then killed. One order can be
+        // re-sent more than once: a run that claims it after the dead run's
+        // lease may be killed in the same window, and then a third run sends it.
+        $this->collectPosts($seq, $posts, $elements);
+        $this->assertSame($account['received'], $elements, 'every accepted order POST is in the sandbox log');
+        $resentOrders = array_keys(array_filter($posts, static function ($list) {
+            return count($list) > 1;
+        }));
+        sort($resentOrders);
         $ignoredRows = $this->queue()->rows("last_error LIKE 'ignored by Shopping Feed%'");
-        $this->assertCount($account['resent'], $ignoredRows, 'each re-send is a row settled as already performed');
-        $log = Sandbox::log();
-        $byBatch = [];
-        foreach ($log as $entry) {
-            if (!empty($entry['batch_id'])) {
-                $byBatch[$entry['batch_id']] = $entry;
-            }
-        }
+        $ignoredOrders = array_map('intval', array_column($ignoredRows, 'id_order'));
+        sort($ignoredOrders);
+        $this->assertSame($resentOrders, $ignoredOrders, 'each re-sent order is a row settled as already performed');
+        $this->assertSame($account['resent'], $elements - count($posts), 'the re-sends add up to what the API counted');
         $gaps = [];
-        foreach ($ignoredRows as $row) {
-            $tickets = Sandbox::orderTickets((string) $row['id_order']);
-            $this->assertNotEmpty($tickets);
-            $first = $byBatch[$tickets[0]['batch_id']] ?? null;
-            $this->assertNotNull($first, 'the first request of a re-sent order is in the sandbox log');
-            $arrived = (int) $first['at_ms'];
-            $answered = $arrived + (int) $first['duration_ms'];
-            $owner = null;
-            foreach ($runs as $run) {
-                if ($run['start_ms'] <= $arrived && $arrived <= $run['end_ms']) {
-                    $owner = $run;
+        foreach ($resentOrders as $id) {
+            foreach (array_slice($posts[$id], 0, -1) as $n => $post) {
+                $arrived = (int) $post['at_ms'];
+                $answered = $arrived + (int) $post['duration_ms'];
+                $owner = null;
+                foreach ($runs as $run) {
+                    if ($run['start_ms'] <= $arrived && $arrived <= $run['end_ms']) {
+                        $owner = $run;
+                    }
                 }
+                $this->assertNotNull($owner, "order $id: its request $n came from a run of the kill loop");
+                $this->assertTrue($owner['killed'], "order $id: re-sent although the run that sent request $n was not killed");
+                $this->assertLessThanOrEqual($owner['kill_ms'], $arrived, 'the request left before the kill');
+                // The API answered around the kill: before it, or within the moment the kernel
+                // takes to tear the killed process down and close its socket (a request whose
+                // socket is closed earlier is dropped by the server and never executed).
+                $this->assertGreaterThanOrEqual(-250, $owner['kill_ms'] - $answered, 'the API answered while the run was being killed');
+                $gaps[] = $owner['kill_ms'] - $answered;
             }
-            $this->assertNotNull($owner, "order {$row['id_order']}: its first request came from a run of the kill loop");
-            $this->assertTrue($owner['killed'], "order {$row['id_order']}: re-sent although the run that sent it was not killed");
-            $this->assertLessThanOrEqual($owner['kill_ms'], $arrived, 'the request left before the kill');
-            // The API answered around the kill: before it, or within the moment the kernel
-            // takes to tear the killed process down and close its socket (a request whose
-            // socket is closed earlier is dropped by the server and never executed).
-            $this->assertGreaterThanOrEqual(-250, $owner['kill_ms'] - $answered, 'the API answered while the run was being killed');
-            $gaps[] = $owner['kill_ms'] - $answered;
         }
 
         Figures::record('crash', 'cron SIGKILLed at random moments (latency 30 ms, tickets 200 ms, lease 1 s)', [
@@ -160,6 +204,7 @@ final class CrashTest extends ReliabilityTestCase
             'lost' => 0,
             'failed' => 0,
             'resent' => $account['resent'],
+            'resent_orders' => count($resentOrders),
             'resent_ignored_by_api' => $account['ignored'],
             'kill_minus_answer_ms' => $gaps,
             'final_runs' => $finalRuns,
