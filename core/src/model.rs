@@ -170,9 +170,9 @@ impl Identifier {
     /// its reference as a whole token (R1 is not named by "Order R10").
     pub fn named_in(&self, text: &str) -> bool {
         match self {
-            Identifier::Internal(id) => contains_bounded(text, &id.to_string(), |c| {
-                c.is_ascii_digit()
-            }),
+            Identifier::Internal(id) => {
+                contains_bounded(text, &id.to_string(), |c| c.is_ascii_digit())
+            }
             Identifier::Reference { reference, .. } => {
                 contains_bounded(text, reference, joins_reference)
             }
@@ -437,7 +437,11 @@ mod tests {
             ("", "anything", false),
         ];
         for (reference, detail, expected) in cases {
-            assert_eq!(named(reference, detail), expected, "{reference:?} in {detail:?}");
+            assert_eq!(
+                named(reference, detail),
+                expected,
+                "{reference:?} in {detail:?}"
+            );
         }
         // Ids keep their whole-number rule: only digits continue them.
         assert!(Identifier::Internal(12).named_in("Order 12a"));

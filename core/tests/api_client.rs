@@ -953,10 +953,19 @@ mod sandbox {
             c.ticket_page(SB_TOKEN, 42, "no-such-batch", 1).await,
             Err(ApiError::Rejected { status: 404, .. })
         ));
+        // Another store: its 404 names the store, a configuration error.
+        let err = c
+            .post_operation(SB_TOKEN, 7, Operation::Deliver, &[json!({"id": 1})])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ApiError::UnknownStore { store_id: 7, .. }),
+            "{err:?}"
+        );
+        assert!(err.message().contains("shoppingfeed_store_id"), "{err:?}");
         assert!(matches!(
-            c.post_operation(SB_TOKEN, 7, Operation::Deliver, &[json!({"id": 1})])
-                .await,
-            Err(ApiError::Rejected { status: 404, .. })
+            c.ticket_page(SB_TOKEN, 7, "no-such-batch", 1).await,
+            Err(ApiError::UnknownStore { store_id: 7, .. })
         ));
         c.ping(SB_TOKEN).await.unwrap();
 

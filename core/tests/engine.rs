@@ -1236,3 +1236,283 @@ fn settle_variants() {
     let (n, _) = engine::settle(&e.store, &s, &[], State::Done, None, false, tok, now).unwrap();
     assert_eq!(n, 0);
 }
+
+// ---- hostile answers (issue 8) ---------------------------------------------
+
+/// A shipped order named by reference and channel only.
+fn ship_by_reference(reference: &str, channel: &str, tracking: &str) -> Value {
+    json!({
+        "reference": reference,
+        "marketplace": channel,
+        "id_order_state": 4,
+        "carrier": "UPS",
+        "tracking_number": tracking,
+        "tracking_url": "https://track.example/1Z",
+    })
+}
+
+/// The claimable rows of an action now (none of them still leased).
+fn claimable(e: &Env, s: &Map<String, Value>, action: &str) -> usize {
+    let claim = engine::claim(&e.store, s, SHOP, action, None, time::now()).unwrap();
+    let n = claim.rows.len();
+    let release: Vec<(i64, sfsync_core::queue::Change)> = claim
+        .rows
+        .iter()
+        .map(|r| (r.id, sfsync_core::queue::Change::Release))
+        .collect();
+    e.store
+        .apply(&release, Some(&claim.token), time::now())
+        .unwrap();
+    n
+}
+
+#[test]
+fn references_are_named_as_whole_tokens_in_a_rejection() {
+    let e = env();
+    let s = settings_map(&[]);
+    let ids: Vec<i64> = (1..=12)
+        .map(|n| e.save(&s, n, ship_by_reference(&format!("R{n}"), "amazon", "1Z")))
+        .collect();
+    e.config(json!({"reject_orders": {"R10": 400}}));
+    let report = e.send_chain(&s, e.target()).unwrap();
+    let r10 = ids[9];
+    assert_eq!(report.pending, vec![r10], "{report:?}");
+    assert_eq!(report.sent.len(), 11);
+    for r in e.rows(&ids) {
+        let expected = if r.id == r10 { (1, 1) } else { (0, 0) };
+        assert_eq!((r.attempts, r.failures), expected, "row {}", r.id);
+    }
+    // R1 is not named by "Order R10: ...": it was sent.
+    assert_eq!(e.row(ids[0]).state, State::Sent);
+}
+
+#[test]
+fn tickets_of_one_reference_on_two_marketplaces_are_told_apart() {
+    let e = env();
+    let s = settings_map(&[]);
+    // An empty tracking number makes the sandbox's ticket fail.
+    let amazon = e.save(&s, 1, ship_by_reference("ABC", "amazon", ""));
+    let cdiscount = e.save(&s, 2, ship_by_reference("ABC", "cdiscount", "1Z"));
+    let sent = e.send_chain(&s, e.target()).unwrap();
+    assert_eq!(sorted(sent.sent), vec![amazon, cdiscount]);
+    let report = e.check_chain(&s).unwrap();
+    assert_eq!(report.succeeded, vec![cdiscount], "{report:?}");
+    assert_eq!(report.pending, vec![amazon], "{report:?}");
+    let a = e.row(amazon);
+    assert_eq!((a.state, a.failures), (State::Pending, 1));
+    assert_eq!(e.row(cdiscount).state, State::Done);
+}
+
+#[test]
+fn a_wrong_store_id_stops_the_run_and_loses_no_attempt() {
+    let e = env();
+    let s = settings_map(&[(settings::MAX_ORDERS, json!(200))]);
+    let ids = e.save_shipped(&s, 1..=150);
+    let wrong = Target {
+        store_id: 999,
+        ..e.target()
+    };
+    let err = e.send_chain(&s, wrong).unwrap_err();
+    match &err {
+        Error::Api(m) => {
+            assert!(m.contains("999"), "{m}");
+            assert!(m.contains("shoppingfeed_store_id"), "{m}");
+            assert!(m.contains("SHOPPINGFEED_STORE_ID"), "{m}");
+        }
+        other => panic!("expected Error::Api, got {other:?}"),
+    }
+    assert!(err.is_api());
+    // One POST per request (100 + 50), none split, no order blamed.
+    assert_eq!(e.order_posts().len(), 2);
+    for r in e.rows(&ids) {
+        assert_eq!(
+            (r.state, r.attempts, r.failures, r.last_error.as_deref()),
+            (State::Pending, 0, 0, None)
+        );
+    }
+    // Released at once: the right store sends them all.
+    assert_eq!(claimable(&e, &s, SYNC), 150);
+    assert_eq!(sorted(e.send_chain(&s, e.target()).unwrap().sent), ids);
+    // Reading tickets of a wrong store stops the same way.
+    let claim = engine::claim(&e.store, &s, SHOP, CHECK, None, time::now()).unwrap();
+    let err = engine::check(
+        &e.store,
+        &e.client,
+        &s,
+        wrong,
+        &claim.rows,
+        Some(&claim.token),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(m) if m.contains("999")),
+        "{err:?}"
+    );
+    for r in e.rows(&ids) {
+        assert_eq!((r.state, r.attempts, r.failures), (State::Sent, 0, 0));
+    }
+    assert_eq!(e.check_chain(&s).unwrap().succeeded.len(), 150);
+}
+
+#[test]
+fn an_unknown_ticket_state_is_reported_then_fails_the_row() {
+    let e = env();
+    let s = settings_map(&[(settings::MAX_ATTEMPTS, json!(2))]);
+    let ids = e.save_shipped(&s, [1, 2]);
+    e.config(json!({"ticket_state_override": {"1": "SUCCEED"}}));
+    e.send_chain(&s, e.target()).unwrap();
+    let r1 = e.check_chain(&s).unwrap();
+    assert_eq!(r1.succeeded, vec![ids[1]]);
+    assert_eq!(r1.pending, vec![ids[0]], "{r1:?}");
+    assert_eq!(r1.errors.len(), 1, "{r1:?}");
+    assert!(r1.errors[0].contains("'SUCCEED'"), "{:?}", r1.errors);
+    let row = e.row(ids[0]);
+    assert_eq!((row.state, row.attempts, row.failures), (State::Sent, 1, 0));
+    assert!(row.last_error.unwrap_or_default().contains("'SUCCEED'"));
+    // The limit reached: failed, for the merchant to see, not read forever.
+    let r2 = e.check_chain(&s).unwrap();
+    assert_eq!(r2.failed, vec![ids[0]], "{r2:?}");
+    let row = e.row(ids[0]);
+    assert_eq!(row.state, State::Failed);
+    assert!(row
+        .last_error
+        .unwrap_or_default()
+        .contains("gave up after 2 tries"));
+}
+
+#[test]
+fn a_permanent_400_on_ticket_reads_is_reported_then_fails_the_rows() {
+    let e = env();
+    let s = settings_map(&[(settings::MAX_ATTEMPTS, json!(3))]);
+    let ids = e.save_shipped(&s, [1, 2]);
+    e.send_chain(&s, e.target()).unwrap();
+    e.faults(json!([{"kind": "status", "status": 400, "on": "ticket", "count": 1_000_000_000u64}]));
+    for attempts in 1..=2 {
+        let report = e.check_chain(&s).unwrap();
+        assert_eq!(sorted(report.pending.clone()), ids, "{report:?}");
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0].contains("HTTP 400"), "{:?}", report.errors);
+        for r in e.rows(&ids) {
+            assert_eq!((r.state, r.attempts), (State::Sent, attempts));
+            assert!(r.last_error.unwrap_or_default().contains("HTTP 400"));
+        }
+    }
+    let report = e.check_chain(&s).unwrap();
+    assert_eq!(sorted(report.failed), ids);
+    for r in e.rows(&ids) {
+        assert_eq!(r.state, State::Failed);
+    }
+}
+
+#[test]
+fn tickets_of_another_batch_are_ignored() {
+    let e = env();
+    let s = settings_map(&[]);
+    let ids = e.save_shipped(&s, [1, 2]);
+    e.config(json!({"foreign_tickets": true, "fail_orders": {"2": "Bad carrier"}}));
+    e.send_chain(&s, e.target()).unwrap();
+    // Each real ticket comes after a twin of another batch saying the opposite.
+    let report = e.check_chain(&s).unwrap();
+    assert_eq!(report.succeeded, vec![ids[0]], "{report:?}");
+    assert_eq!(report.pending, vec![ids[1]], "{report:?}");
+    assert_eq!(e.row(ids[1]).last_error.as_deref(), Some("Bad carrier"));
+    assert_eq!(e.row(ids[1]).failures, 1);
+}
+
+#[test]
+fn of_two_tickets_for_one_order_the_newest_wins() {
+    let e = env();
+    let s = settings_map(&[]);
+    let ids = e.save_shipped(&s, [1, 2]);
+    e.config(
+        json!({"duplicate_tickets": {"1": ["succeed", "failed"], "2": ["failed", "succeed"]}}),
+    );
+    e.send_chain(&s, e.target()).unwrap();
+    let report = e.check_chain(&s).unwrap();
+    assert_eq!(report.pending, vec![ids[0]], "{report:?}");
+    assert_eq!(report.succeeded, vec![ids[1]], "{report:?}");
+    assert_eq!(e.row(ids[0]).failures, 1);
+    assert_eq!(e.row(ids[1]).state, State::Done);
+}
+
+/// Slow, many ticket pages: `ticket_pages` 100 × 500 ms (50 s if followed).
+fn slow_ticket_pages(e: &Env) {
+    e.config(json!({"ticket_pages": {"pages": 100, "page_ms": 500}}));
+}
+
+/// The rows were left as they were: sent, no attempt, claimable again.
+fn assert_left_for_the_next_run(e: &Env, s: &Map<String, Value>, ids: &[i64], report: &Report) {
+    assert!(
+        report.pending.is_empty() && report.failed.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        report.errors.iter().any(|m| m.contains("out of time")),
+        "{report:?}"
+    );
+    for r in e.rows(ids) {
+        assert_eq!((r.state, r.attempts, r.failures), (State::Sent, 0, 0));
+    }
+    assert_eq!(claimable(e, s, CHECK), ids.len());
+}
+
+#[test]
+fn ticket_reads_stop_within_the_lease() {
+    let e = env();
+    let s = settings_map(&[(settings::LEASE_TIME, json!(3))]);
+    let ids = e.save_shipped(&s, 1..=3);
+    e.send_chain(&s, e.target()).unwrap();
+    slow_ticket_pages(&e);
+    let started = Instant::now();
+    let report = e.check_chain(&s).unwrap();
+    // The lease's end less a fifth: 2.4 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_left_for_the_next_run(&e, &s, &ids, &report);
+    e.config(json!({"ticket_pages": null}));
+    assert_eq!(sorted(e.check_chain(&s).unwrap().succeeded), ids);
+}
+
+#[test]
+fn ticket_reads_stop_at_the_run_budget() {
+    let e = env();
+    let s = settings_map(&[]);
+    let ids = e.save_shipped(&s, 1..=3);
+    e.send_chain(&s, e.target()).unwrap();
+    slow_ticket_pages(&e);
+    // An explicit deadline...
+    let claim = engine::claim(&e.store, &s, SHOP, CHECK, None, time::now()).unwrap();
+    let started = Instant::now();
+    let report = engine::check_until(
+        &e.store,
+        &e.client,
+        &s,
+        e.target(),
+        &claim.rows,
+        Some(&claim.token),
+        started + Duration::from_millis(1500),
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_left_for_the_next_run(&e, &s, &ids, &report);
+    // ...or the caller's deadline around `check` (how a binding passes a
+    // run's budget without a new argument).
+    let started = Instant::now();
+    let report = sfsync_core::api::with_deadline(started + Duration::from_millis(1500), || {
+        e.check_chain(&s)
+    })
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_left_for_the_next_run(&e, &s, &ids, &report);
+}

@@ -140,7 +140,10 @@ fn user_version(path: &str) -> i64 {
 
 fn storage_message(result: sfsync_core::Result<SqliteStore>) -> String {
     match result {
-        Err(Error::Storage(m)) => m,
+        Err(Error::Storage(m)) => {
+            eprintln!("refused: {m}");
+            m
+        }
         Err(other) => panic!("expected a storage error, got {other:?}"),
         Ok(store) => panic!("expected a refusal, opened {}", store.path()),
     }
@@ -502,6 +505,7 @@ fn a_damaged_file_found_after_open_names_the_path() {
     assert!(msg.contains("malformed"), "{msg}");
     assert!(msg.contains(path), "names the file: {msg}");
     assert!(msg.contains("backup"), "says what to do: {msg}");
+    eprintln!("{msg}");
     let err = store.find(3).unwrap_err();
     assert!(err.message().contains(path), "{err}");
 }
@@ -569,12 +573,18 @@ fn a_directory_that_is_not_writable_is_named_as_the_cause() {
         chmod(&dir, 0o755);
         match run {
             Err(e) => eprintln!("skipped: setpriv unavailable to drop root ({e})"),
-            Ok(out) => assert!(
-                out.status.success(),
-                "as nobody: {}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            Ok(out) => {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                eprintln!(
+                    "as nobody: {stdout}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    out.status.success() && stdout.contains("1 passed"),
+                    "as nobody: {stdout}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
         }
     } else {
         chmod(&dir, 0o555);

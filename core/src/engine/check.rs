@@ -97,7 +97,9 @@ pub fn check_until(
 
     // Every request of the reads gets at most the time left.
     let outcome = api::with_deadline(deadline, || {
-        crate::runtime::block_on(read_all(&mut step, client, target, &policy, &batches, deadline))
+        crate::runtime::block_on(read_all(
+            &mut step, client, target, &policy, &batches, deadline,
+        ))
     });
     step.finish(outcome)
 }
@@ -129,7 +131,9 @@ async fn read_all(
     deadline: Instant,
 ) -> Result<()> {
     let ids: Vec<String> = batches.keys().cloned().collect();
-    let mut window = Window::new(ids, |batch_id| read_batch(client, target, batch_id, deadline));
+    let mut window = Window::new(ids, |batch_id| {
+        read_batch(client, target, batch_id, deadline)
+    });
     let mut out_of_time = 0usize;
     while let Some(ready) = window.ready().await {
         let now = crate::time::now();
@@ -378,8 +382,20 @@ mod tests {
     #[test]
     fn tickets_are_matched_by_reference_and_channel() {
         let tickets = [
-            ticket("t1", "b1", "failed", json!({"reference": "ABC", "channelName": "amazon"}), None),
-            ticket("t2", "b1", "succeed", json!({"reference": "ABC", "channelName": "cdiscount"}), None),
+            ticket(
+                "t1",
+                "b1",
+                "failed",
+                json!({"reference": "ABC", "channelName": "amazon"}),
+                None,
+            ),
+            ticket(
+                "t2",
+                "b1",
+                "succeed",
+                json!({"reference": "ABC", "channelName": "cdiscount"}),
+                None,
+            ),
         ];
         let index = TicketIndex::new(&tickets, "b1");
         let amazon = row(1, json!({"reference": "ABC", "marketplace": "Amazon"}));
@@ -389,7 +405,13 @@ mod tests {
         assert_eq!(index.of(&cdiscount).map(|t| t.id.as_str()), Some("t2"));
         assert_eq!(index.of(&fnac).map(|t| t.id.as_str()), None);
         // A payload without a channel matches the reference alone.
-        let bare = [ticket("t3", "b1", "succeed", json!({"reference": "ABC"}), None)];
+        let bare = [ticket(
+            "t3",
+            "b1",
+            "succeed",
+            json!({"reference": "ABC"}),
+            None,
+        )];
         let index = TicketIndex::new(&bare, "b1");
         assert_eq!(index.of(&fnac).map(|t| t.id.as_str()), Some("t3"));
     }

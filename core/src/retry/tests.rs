@@ -315,7 +315,14 @@ fn unknown_ticket_states_are_deferred_then_failed() {
         let got = AT_ONCE.ticket_change(&row, Some(&ticket), false, "b1", NOW, &clean);
         assert_eq!(got, expected, "attempts {attempts}");
     }
-    for state in ["scheduled", "running", "succeed", "failed", "canceled", "cancelled"] {
+    for state in [
+        "scheduled",
+        "running",
+        "succeed",
+        "failed",
+        "canceled",
+        "cancelled",
+    ] {
         assert!(known_ticket_state(state), "{state}");
     }
     for state in ["SUCCEED", "Succeed", "done", "", "succeeded"] {

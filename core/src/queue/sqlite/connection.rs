@@ -1,6 +1,6 @@
 //! Opening the queue file: the path checks, the connection and its pragmas
 //! (WAL, `synchronous`, busy timeout, the WAL hook), then the schema
-//! ([`schema`](super::schema)); and the write transaction every change
+//! (`schema.rs`); and the write transaction every change
 //! goes through.
 
 use super::checkpoints::WalState;

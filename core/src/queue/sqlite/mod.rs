@@ -18,21 +18,21 @@
 //!   `SQLITE_BUSY` without waiting) and concurrent processes simply queue.
 //! - Claims are one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`,
 //!   inside the write lock: two runs can never take the same row.
-//! - Checkpoints: see [`checkpoints`]. Durability never depends on them: a
+//! - Checkpoints: see `checkpoints.rs`. Durability never depends on them: a
 //!   commit is in the WAL.
 //!
 //! # Where things are
 //!
-//! - [`connection`]: opening the file, the pragmas, write transactions.
-//! - [`schema`]: the numbered migrations (`core/migrations/sqlite/`), the
+//! - `connection.rs`: opening the file, the pragmas, write transactions.
+//! - `schema.rs`: the numbered migrations (`core/migrations/sqlite/`), the
 //!   indexes and why the statements name them, what an opened file must hold.
-//! - [`saves`]: `upsert_pending`, the hot path of the merchant's request.
-//! - [`claims`]: leasing due rows to a run.
-//! - [`changes`]: `apply`, what each [`Change`](crate::queue::Change) does to
-//!   a row; [`supersede`]: a returning row that a newer update replaces.
-//! - [`inspection`]: `get`, `find`, `counts`, `retry_failed`, `purge_done`.
-//! - [`checkpoints`]: the WAL hook, checkpoints, [`QueueStore::upkeep`].
-//! - [`rows`]: decoding a row; [`errors`]: what a failure says (the path, and
+//! - `saves.rs`: `upsert_pending`, the hot path of the merchant's request.
+//! - `claims.rs`: leasing due rows to a run.
+//! - `changes.rs`: `apply`, what each [`Change`] does to
+//!   a row; `supersede.rs`: a returning row that a newer update replaces.
+//! - `inspection.rs`: `get`, `find`, `counts`, `retry_failed`, `purge_done`.
+//! - `checkpoints.rs`: the WAL hook, checkpoints, [`QueueStore::upkeep`].
+//! - `rows.rs`: decoding a row; `errors.rs`: what a failure says (the path, and
 //!   what to do for the causes a merchant can fix).
 //!
 //! The [`QueueStore`] implementation below only routes each call to its file
