@@ -52,6 +52,9 @@
  * - token                  Shopping Feed API token (API steps; never in a message)
  * - shoppingfeed_store_id  Shopping Feed store id, int (API steps)
  * - settings               optional overrides of the settings, keyed by name
+ * - deadline               optional (extension): Unix time in seconds (int or float,
+ *                          as microtime(true)) at which checkTickets stops reading
+ *                          tickets; unread rows are left for the next run
  *
  * Set by the extension:
  *

@@ -3,7 +3,7 @@
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::flags::DataType;
-use ext_php_rs::types::{ArrayKey, ZendHashTable, Zval};
+use ext_php_rs::types::{ZendHashTable, Zval};
 use serde_json::{Map, Number, Value};
 use sfsync_core::model::Row;
 use sfsync_core::time::{datetime_bytes, format_datetime};
@@ -84,27 +84,51 @@ fn value_to_json(zv: &Zval, path: &JsonPath<'_>, depth: usize) -> Result<Value, 
 }
 
 fn array_to_json(ht: &ZendHashTable, path: &JsonPath<'_>, depth: usize) -> Result<Value, Error> {
-    if ht.has_sequential_keys() {
-        let mut out = Vec::with_capacity(ht.len());
-        for (i, v) in ht.values().enumerate() {
+    let entries = entries(ht, &path.to_string())?;
+    // A list (keys 0, 1, 2...) is a JSON array (ext-php-rs's
+    // `has_sequential_keys` iterates with the panicking iterator).
+    if entries
+        .iter()
+        .enumerate()
+        .all(|(i, (k, _))| *k == i.to_string())
+    {
+        let mut out = Vec::with_capacity(entries.len());
+        for (i, (_, v)) in entries.into_iter().enumerate() {
             out.push(value_to_json(v, &JsonPath::Index(path, i), depth + 1)?);
         }
         return Ok(Value::Array(out));
     }
-    let mut out = Map::with_capacity(ht.len());
-    for (k, v) in ht.iter() {
-        let key = match k {
-            ArrayKey::Long(i) => i.to_string(),
-            ArrayKey::String(s) => s,
-            ArrayKey::Str(s) => s.to_string(),
-            ArrayKey::ZendString(_) => {
-                return Err(Error::input(format!("{path} has an unreadable key")))
-            }
-        };
+    let mut out = Map::with_capacity(entries.len());
+    for (key, v) in entries {
         let child = value_to_json(v, &JsonPath::Key(path, &key), depth + 1)?;
         out.insert(key, child);
     }
     Ok(Value::Object(out))
+}
+
+/// The entries of a PHP array, keys as text (integer keys written out).
+/// ext-php-rs's `iter()` panics on a string key that is not UTF-8 (PHP keys
+/// are bytes); the raw keys are read here instead, and such a key is bad
+/// input naming `place`, like an invalid-UTF-8 value.
+pub fn entries<'a>(ht: &'a ZendHashTable, place: &str) -> Result<Vec<(String, &'a Zval)>, Error> {
+    let mut out = Vec::with_capacity(ht.len());
+    let mut it = ht.iter();
+    while let Some((k, v)) = it.next_zval() {
+        let key = match k.long() {
+            Some(i) => i.to_string(),
+            None => k.str().map(str::to_string).ok_or_else(|| {
+                Error::input(format!("{place} has a key that is not valid UTF-8"))
+            })?,
+        };
+        out.push((key, v));
+    }
+    Ok(out)
+}
+
+/// The values of a PHP array, in order, with the same check of the keys as
+/// [`entries`] (ext-php-rs's `values()` panics on them too).
+pub fn values<'a>(ht: &'a ZendHashTable, place: &str) -> Result<Vec<&'a Zval>, Error> {
+    Ok(entries(ht, place)?.into_iter().map(|(_, v)| v).collect())
 }
 
 /// JSON as a PHP value: objects become associative arrays (keys that are
@@ -282,7 +306,7 @@ pub fn row_ids(list: &Zval, key: &str) -> Result<Vec<i64>, Error> {
         .array()
         .ok_or_else(|| Error::input(format!("conveyor key '{key}' must be an array of rows")))?;
     let mut ids = Vec::with_capacity(ht.len());
-    for item in ht.values() {
+    for item in values(ht, &format!("conveyor key '{key}'"))? {
         let item = item.dereference();
         let id = match item.array() {
             Some(row) => row

@@ -10,3 +10,4 @@ pub mod ini;
 pub mod queue;
 pub mod settings;
 pub mod store;
+mod store_path;

@@ -87,7 +87,7 @@ impl SyncQueue {
                 None => None,
                 Some(list) => {
                     let mut ids = Vec::with_capacity(list.len());
-                    for zv in list.values() {
+                    for zv in convert::values(list, "retryFailed: idOrders")? {
                         ids.push(convert::id_value(zv.dereference(), "idOrders")?);
                     }
                     Some(ids)

@@ -27,8 +27,9 @@
 //! process; see `sfsync_core::queue::sqlite` for power loss and FULL).
 
 use super::ini;
+use super::store_path::{check_path, descriptor_limit_note, FileId};
 use sfsync_core::queue::sqlite::Options;
-use sfsync_core::queue::{self, OpenOptions, QueueStore, Upkeep};
+use sfsync_core::queue::{self, OpenOptions, QueueStore, StoreKind, Upkeep};
 use sfsync_core::Error;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -38,24 +39,51 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// A queue as the binding holds it: only through its trait.
 pub type Store = Rc<dyn QueueStore>;
 
+/// Open queues kept per process: each holds 3 descriptors (the file, its
+/// WAL and SHM); a worker serving many shops' settings must not exhaust
+/// `ulimit -n` (issue 8, defect 14). The least recently used is closed.
+pub const MAX_OPEN_QUEUES: usize = 64;
+
+struct Open {
+    store: Store,
+    /// Device and inode of the file when it was opened (SQLite paths only).
+    file: Option<FileId>,
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct Stores {
+    pid: u32,
+    tick: u64,
+    open: HashMap<String, Open>,
+}
+
 thread_local! {
-    static STORES: RefCell<(u32, HashMap<String, Store>)> = RefCell::new((0, HashMap::new()));
+    static STORES: RefCell<Stores> = RefCell::new(Stores::default());
 }
 
 /// The store of the current `shoppingfeed_sync.database`.
 pub fn current() -> Result<Store, Error> {
     let database = ini::database();
+    let sqlite = StoreKind::of(&database) == StoreKind::Sqlite;
+    if sqlite {
+        check_path(&database)?;
+    }
     STORES.with(|cell| {
         let mut guard = cell.borrow_mut();
         let pid = process_id();
-        if guard.0 != pid {
+        if guard.pid != pid {
             // Connections opened before a fork belong to the parent: SQLite
             // forbids using them in the child, and closing them here could
-            // release the parent's locks. Leave them alone.
-            let stale = std::mem::take(&mut guard.1);
+            // release the parent's locks. Leave them alone. Every connection
+            // left in the map below is therefore this process's own, which is
+            // what makes closing them (LRU, a replaced file) safe.
+            let stale = std::mem::take(&mut guard.open);
             std::mem::forget(stale);
-            guard.0 = pid;
+            guard.pid = pid;
         }
+        guard.tick += 1;
+        let tick = guard.tick;
         let full = ini::synchronous_full();
         // One connection per queue and durability mode (a FULL connection
         // is keyed apart: `synchronous` is a property of the connection).
@@ -64,13 +92,69 @@ pub fn current() -> Result<Store, Error> {
         } else {
             database.clone()
         };
-        if let Some(store) = guard.1.get(&key) {
-            return Ok(store.clone());
+        // The path may no longer name the open file (deleted, its directory
+        // moved, a `current -> releases/N` symlink switched): one `stat`
+        // tells, and the queue is reopened where the path points now, so
+        // the update lands where the cron looks (issue 8, defect 1).
+        let now_file = if sqlite { FileId::of(&database) } else { None };
+        if let Some(open) = guard.open.get_mut(&key) {
+            if !sqlite || (open.file.is_some() && open.file == now_file) {
+                open.last_used = tick;
+                return Ok(open.store.clone());
+            }
+            guard.open.remove(&key);
         }
-        let store: Store = Rc::from(queue::open(&database, &options(full))?);
-        guard.1.insert(key, store.clone());
+        let excess = (guard.open.len() + 1).saturating_sub(MAX_OPEN_QUEUES);
+        close_least_recent(&mut guard.open, excess);
+        let store: Store = match queue::open(&database, &options(full)) {
+            Ok(s) => Rc::from(s),
+            Err(e) if descriptor_limit_note().is_some() && !guard.open.is_empty() => {
+                // Out of descriptors: close what this process keeps open
+                // and try once more before giving up.
+                drop(e);
+                let n = guard.open.len();
+                close_least_recent(&mut guard.open, n);
+                Rc::from(queue::open(&database, &options(full)).map_err(explain)?)
+            }
+            Err(e) => return Err(explain(e)),
+        };
+        let file = if sqlite { FileId::of(&database) } else { None };
+        guard.open.insert(
+            key,
+            Open {
+                store: store.clone(),
+                file,
+                last_used: tick,
+            },
+        );
         Ok(store)
     })
+}
+
+/// Closes the `n` least recently used queues (a step still holding one
+/// keeps it alive until it is done: the map only drops its reference).
+fn close_least_recent(open: &mut HashMap<String, Open>, n: usize) {
+    for _ in 0..n {
+        let oldest = open
+            .iter()
+            .min_by_key(|(_, o)| o.last_used)
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => {
+                open.remove(&k);
+            }
+            None => break,
+        }
+    }
+}
+
+/// An open error, with the cause named when the process is out of file
+/// descriptors (SQLite says only "unable to open database file").
+fn explain(e: Error) -> Error {
+    match descriptor_limit_note() {
+        Some(note) => Error::storage(format!("{}; {note}", e.message())),
+        None => e,
+    }
 }
 
 /// WAL pages past which `saveOrder` checkpoints itself (the bound, when no

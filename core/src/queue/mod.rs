@@ -90,6 +90,13 @@ pub trait QueueStore {
     /// then id), leasing them to `claim` until `lease_until`. With `only`,
     /// claims at most that row (real-time mode). Atomic: two callers never
     /// get the same row.
+    ///
+    /// Clock steps: a lease ending, or a due time, further ahead of `now`
+    /// than any setting allows (it was written while the clock ran ahead) is
+    /// not believed: the lease is over, the row is due (after the rows
+    /// really due). The SQLite bounds: [`sqlite::MAX_LEASE_AHEAD_SECS`],
+    /// [`sqlite::MAX_DUE_AHEAD_SECS`]; a store must use bounds at least as
+    /// large as the settings' maxima.
     #[allow(clippy::too_many_arguments)]
     fn claim(
         &self,
@@ -112,6 +119,14 @@ pub trait QueueStore {
     /// while a newer unclaimed pending row of the same (shop, order, action)
     /// exists is settled `done` as superseded instead (the newer snapshot
     /// wins). Returns the rows that changed, with their new state.
+    ///
+    /// With `claim`, a row the list lacks was not leased to the claim any
+    /// more: its lease ended (e.g. a forward clock step longer than the
+    /// lease while the run waited on the API) and another run took it, or
+    /// already settled it. Nothing of this run was recorded for it; the
+    /// other run's changes stand. The caller must not report such a row as
+    /// settled: it can say "N rows were taken over by another run (lease
+    /// ended): their answers were not recorded".
     fn apply(
         &self,
         changes: &[(i64, Change)],

@@ -6,7 +6,7 @@ use super::super::settings::PhpSettings;
 use super::super::store;
 use super::api::api_client;
 use super::claim_cache::{rows_of, ClaimCache};
-use super::conveyor::{claim_of, credentials, record};
+use super::conveyor::{claim_of, credentials, deadline_of, record};
 use super::guard::guard;
 use super::state::HasState;
 use ext_php_rs::exception::PhpResult;
@@ -17,6 +17,7 @@ pub(super) fn check_tickets<T: HasState>(this: &mut T) -> PhpResult<bool> {
     guard("checkTickets", || {
         let (conveyor, cache) = this.state().parts();
         let (token, store_id) = credentials(conveyor)?;
+        let deadline = deadline_of(conveyor)?;
         let claim = claim_of(conveyor)?;
         let id_shop = id(conveyor, "id_shop")?;
         let batch = conveyor
@@ -31,7 +32,18 @@ pub(super) fn check_tickets<T: HasState>(this: &mut T) -> PhpResult<bool> {
             store_id,
             mode: Mode::Batch,
         };
-        let result = engine::check(&*store, &client, &src, target, &rows, claim.as_deref());
+        let result = match deadline {
+            Some(deadline) => engine::check_until(
+                &*store,
+                &client,
+                &src,
+                target,
+                &rows,
+                claim.as_deref(),
+                deadline,
+            ),
+            None => engine::check(&*store, &client, &src, target, &rows, claim.as_deref()),
+        };
         drop(src);
         ClaimCache::forget(cache, rows.iter().map(|r| r.id));
         let report = result?;

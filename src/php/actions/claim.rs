@@ -48,7 +48,7 @@ pub(super) fn settle<T: HasState>(
 ) -> PhpResult<i64> {
     guard("settle", || {
         let mut list = Vec::with_capacity(ids.len());
-        for zv in ids.values() {
+        for zv in convert::values(ids, "settle: ids")? {
             list.push(convert::id_value(zv.dereference(), "ids")?);
         }
         let state = State::parse(state_name).ok_or_else(|| {

@@ -8,6 +8,7 @@ use sfsync_core::engine::Report;
 use sfsync_core::model;
 use sfsync_core::queue::QueueStore;
 use sfsync_core::Error;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub(super) fn set(conveyor: &mut ZendHashTable, key: &str, value: impl IntoZval) {
     let _ = conveyor.insert(key, value);
@@ -113,6 +114,41 @@ pub(super) fn credentials(conveyor: &ZendHashTable) -> Result<(String, i64), Err
     }
     let store_id = id(conveyor, "shoppingfeed_store_id")?;
     Ok((token, store_id))
+}
+
+/// The conveyor's `deadline` (an extension): the Unix time, in seconds (int
+/// or float, as `microtime(true)` gives), after which the step stops
+/// reading from the API and releases what it has not read (the cron's time
+/// budget). None when absent or null; a past deadline is "now".
+pub(super) fn deadline_of(conveyor: &ZendHashTable) -> Result<Option<Instant>, Error> {
+    let Some(zv) = conveyor.get("deadline").map(Zval::dereference) else {
+        return Ok(None);
+    };
+    if zv.is_null() {
+        return Ok(None);
+    }
+    let secs = match (zv.long(), zv.double()) {
+        (Some(n), _) => n as f64,
+        (None, Some(f)) => f,
+        _ => {
+            return Err(Error::input(
+                "conveyor key 'deadline' must be a Unix time in seconds (int or float, as microtime(true))",
+            ))
+        }
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(Error::input(format!(
+            "conveyor key 'deadline' must be a positive Unix time in seconds, got {secs}"
+        )));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    // Far-future values are capped at a day: Duration::from_secs_f64 panics
+    // past its range, and no cron run lasts that long.
+    let left = (secs - now).clamp(0.0, 86_400.0);
+    Ok(Some(Instant::now() + Duration::from_secs_f64(left)))
 }
 
 /// True when the conveyor has usable credentials (real-time mode needs them).

@@ -56,3 +56,22 @@ pub(super) fn take_exception_message() -> Option<String> {
         .and_then(|ex| ex.try_call_method("getMessage", vec![]).ok())
         .and_then(|zv| zv.string())
 }
+
+extern "C" {
+    // ZEND_API bool zend_is_unwind_exit(const zend_object *ex);
+    fn zend_is_unwind_exit(ex: *const ZendObject) -> bool;
+    // ZEND_API bool zend_is_graceful_exit(const zend_object *ex);
+    fn zend_is_graceful_exit(ex: *const ZendObject) -> bool;
+}
+
+/// True when what is pending is PHP's `exit()`/`die()` (PHP 8 unwinds it as
+/// an internal "unwind exit" object in `EG(exception)`, not a `Throwable`):
+/// it must stay pending untouched and no more PHP may run before returning
+/// to the engine, which then ends the script with its status. Asking it for
+/// `getMessage()` is what crashed (issue 8, defect 2).
+pub(super) fn exiting() -> bool {
+    let ex = ExecutorGlobals::get().exception;
+    // SAFETY: a non-null `EG(exception)` is a live object owned by the engine;
+    // both functions only compare its class entry.
+    !ex.is_null() && unsafe { zend_is_unwind_exit(ex) || zend_is_graceful_exit(ex) }
+}

@@ -2,7 +2,7 @@
 
 use super::super::store;
 use super::conveyor::{append, claim_of, text};
-use super::php_calls::{call_this, has_method, take_exception_message};
+use super::php_calls::{call_this, exiting, has_method, take_exception_message};
 use super::state::HasState;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::types::{ZendClassObject, ZendObject};
@@ -17,9 +17,17 @@ pub(super) fn run_realtime_chain<T: RegisteredClass + HasState>(
     self_: &mut ZendClassObject<T>,
     row_id: i64,
 ) {
+    // A `saveOrder` called by an override inside a running chain (its
+    // `getBatch()` saving another update) does not start a chain of its own:
+    // its row waits for the cron, and the outer chain keeps its "only this
+    // row" marker and its one HTTP attempt (issue 8, defect 7).
+    if self_.state().realtime_row.is_some() {
+        return;
+    }
     self_.state().realtime_row = Some(row_id);
     let obj: *mut ZendObject = self_.get_mut_zend_obj();
     let mut error = None;
+    let mut exited = false;
     for step in ["getBatch", "prepareBatch", "sendBatch"] {
         if !has_method(obj, step) {
             break;
@@ -27,6 +35,13 @@ pub(super) fn run_realtime_chain<T: RegisteredClass + HasState>(
         match call_this(obj, step) {
             Ok(true) => continue,
             Ok(false) => break,
+            Err(_) if exiting() => {
+                // `exit()` in an override: PHP ends the script once this
+                // returns. No PHP call and no conveyor change; only the
+                // claim is released below (Rust only), the row stays queued.
+                exited = true;
+                break;
+            }
             Err(_) => {
                 let msg = take_exception_message().unwrap_or_else(|| format!("{step}() failed"));
                 error = Some(format!("real-time {step}: {msg}"));
@@ -38,6 +53,13 @@ pub(super) fn run_realtime_chain<T: RegisteredClass + HasState>(
     state.realtime_row = None;
     state.claimed = None;
     let conveyor = state.conveyor();
+    if exited {
+        // Reading the conveyor's claim is a hash lookup, no PHP code.
+        if let (Ok(Some(claim)), Ok(store)) = (claim_of(conveyor), store::current()) {
+            let _ = store.apply(&[(row_id, Change::Release)], Some(&claim), time::now());
+        }
+        return;
+    }
     if let Some(msg) = error {
         append(conveyor, "errors", vec![text(&msg)]);
     }

@@ -1,7 +1,7 @@
 //! `prepareBatch` (claimed rows to Shopping Feed operations) and
 //! `sendBatch` (the operations to the API).
 
-use super::super::convert::{id, rows_to_php};
+use super::super::convert::{self, id, rows_to_php};
 use super::super::settings::PhpSettings;
 use super::super::store;
 use super::api::api_client;
@@ -75,8 +75,7 @@ pub(super) fn send_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
         })?;
         let store = store::current()?;
         let mut operations: BTreeMap<Operation, Vec<Row>> = BTreeMap::new();
-        for (key, list) in ops_ht.iter() {
-            let name = key.to_string();
+        for (name, list) in convert::entries(ops_ht, "conveyor key 'operations'")? {
             let op = Operation::parse(&name).ok_or_else(|| {
                 Error::input(format!(
                     "conveyor key 'operations' names an unknown operation {}",

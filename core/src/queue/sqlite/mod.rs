@@ -27,7 +27,8 @@
 //! - `schema.rs`: the numbered migrations (`core/migrations/sqlite/`), the
 //!   indexes and why the statements name them, what an opened file must hold.
 //! - `saves.rs`: `upsert_pending`, the hot path of the merchant's request.
-//! - `claims.rs`: leasing due rows to a run.
+//! - `claims.rs`: leasing due rows to a run; what a clock step can do to a
+//!   lease or a due time, and the bounds beyond which neither is believed.
 //! - `changes.rs`: `apply`, what each [`Change`] does to
 //!   a row; `supersede.rs`: a returning row that a newer update replaces.
 //! - `inspection.rs`: `get`, `find`, `counts`, `retry_failed`, `purge_done`.
@@ -50,6 +51,10 @@ mod schema;
 mod supersede;
 
 pub use checkpoints::{Checkpoint, DEFAULT_AUTOCHECKPOINT_PAGES};
+/// The claim statement, for tests of its query plan.
+#[doc(hidden)]
+pub use claims::CLAIM as CLAIM_SQL;
+pub use claims::{CLOCK_MARGIN_SECS, MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 pub use schema::{Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use crate::error::Result;

@@ -169,7 +169,9 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             return $result;
         }
 
-        $base = ['id_shop' => (int) $idShop, 'token' => $token, 'shoppingfeed_store_id' => (int) $storeId];
+        // 'deadline' (an extension of the conveyor): checkTickets stops reading tickets at the run's
+        // time budget and releases the rows it could not read.
+        $base = ['id_shop' => (int) $idShop, 'token' => $token, 'shoppingfeed_store_id' => (int) $storeId, 'deadline' => $this->deadline > 0 ? $this->deadline : null];
         foreach ($actions as $action => $actionData) {
             $stats = self::emptyStats();
             $messages = [];
