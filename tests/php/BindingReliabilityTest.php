@@ -147,7 +147,7 @@ final class BindingReliabilityTest extends SyncTestCase
         // Each acknowledged save after a change is in the file its path names now
         // (the saves before it went with the file that was removed or moved).
         $expect = [
-            'live/queue.sqlite' => [4],     // 2 and 3 were in files removed afterwards
+            'live/queue.sqlite' => [4],     // 2 went with the rm -rf, 3 with the mv
             'moved/queue.sqlite' => [3],
             'releases/1/queue.sqlite' => [5],
             'current/queue.sqlite' => [6],  // releases/2, where the switched link points

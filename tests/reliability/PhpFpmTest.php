@@ -88,9 +88,9 @@ INI;
      * @param list<string> $queries
      * @return list<array> the decoded JSON answers (or ['raw' => ...] when not JSON)
      */
-    private function requests(array $queries, int $parallel): array
+    private function requests(array $queries, int $parallel, string $page = 'save.php'): array
     {
-        $script = __DIR__ . '/fixtures/fpm/save.php';
+        $script = __DIR__ . '/fixtures/fpm/' . $page;
         $answers = [];
         $running = [];
         $n = 0;
@@ -99,8 +99,8 @@ INI;
                 $query = array_shift($queries);
                 $env = [
                     'SCRIPT_FILENAME' => $script,
-                    'SCRIPT_NAME' => '/save.php',
-                    'REQUEST_URI' => '/save.php?' . $query,
+                    'SCRIPT_NAME' => '/' . $page,
+                    'REQUEST_URI' => '/' . $page . '?' . $query,
                     'REQUEST_METHOD' => 'GET',
                     'QUERY_STRING' => $query,
                     'SERVER_NAME' => 'shop.test',
@@ -276,5 +276,39 @@ INI;
         }
         $this->assertSame($children * $per + 2, $this->sandboxAccount()['distinct']);
         Figures::record('fpm', 'pcntl_fork after the parent used queue, client and runtime', ['children' => $children, 'sent' => $children * $per + 2, 'lost' => 0, 'crashes' => 0]);
+    }
+
+    /**
+     * Issue 8, defect 2: an override's exit() or memory exhaustion inside a
+     * real-time saveOrder ends that request as PHP would (no SIGSEGV, the
+     * worker lives on), the next requests work, the rows wait for the cron.
+     */
+    public function testExitAndMemoryExhaustionInARealTimeOverrideDoNotCrashTheWorker(): void
+    {
+        $master = $this->startFpm();
+        $workers = Proc::children($master);
+        $queries = [];
+        for ($i = 1; $i <= 3 * self::WORKERS; $i++) {
+            $queries[] = 'id=' . (900 + $i) . '&mode=' . ($i % 2 ? 'exit' : 'memory');
+        }
+        foreach ($this->requests($queries, 4, 'ending.php') as $answer) {
+            $raw = $answer['raw'] ?? json_encode($answer);
+            $this->assertStringContainsString('ending', $raw);
+            $this->assertStringNotContainsString('after', $raw, 'the request ended inside the override');
+        }
+        $after = $this->requests(['id=990', 'id=991', 'id=992', 'id=993'], 2);
+        foreach ($after as $answer) {
+            $this->assertTrue($answer['ok'] ?? false, json_encode($answer));
+            $this->assertSame(1, $answer['sent'], json_encode($answer));
+        }
+        $log = (string) @file_get_contents($this->fpmDir . '/fpm.log') . (string) @file_get_contents($this->fpmDir . '/php-errors.log');
+        $this->assertSame([], preg_grep('/SIGSEGV|SIGABRT|SIGBUS|exited on signal|core dumped|panicked/i', explode("\n", $log)), $log);
+        $this->assertStringContainsString('Allowed memory size', $log, 'the fatal error is PHP\'s own');
+        sort($workers);
+        $now = Proc::children($master);
+        sort($now);
+        $this->assertSame($workers, $now, 'no worker was replaced: none crashed');
+        $queue = $this->queue();
+        $this->assertSame(3 * self::WORKERS, (int) $queue->scalar("SELECT COUNT(*) FROM shoppingfeed_order WHERE state = 'pending' AND id_order > 900 AND id_order < 990"), 'the saved rows wait for the cron');
     }
 }

@@ -50,6 +50,9 @@ pub fn prepare_owned(
         _ => 0,
     });
     let applied = store.apply(&changes, claim, now)?;
+    if claim.is_some() {
+        prepared.report.note_taken_over(&changes, &applied);
+    }
     let states = last_states(&applied);
     for (id, change) in &changes {
         match (change, states.get(id)) {

@@ -21,6 +21,31 @@ pub struct Report {
 }
 
 impl Report {
+    /// Says so in `errors` when rows of a claimed commit did not change:
+    /// their lease ended and another run took them (a clock step, a run
+    /// slower than `LEASE_TIME`), so this run's answers for them were not
+    /// recorded; the run that holds them now settles them. While a claim
+    /// is held, a row's change always appears in `applied`: the count is
+    /// exact.
+    pub(super) fn note_taken_over(&mut self, changes: &[(i64, Change)], applied: &[Applied]) {
+        let changed: HashSet<i64> = applied.iter().map(|a| a.id).collect();
+        let mut seen = HashSet::default();
+        let lost: Vec<String> = changes
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !changed.contains(id) && seen.insert(*id))
+            .map(|id| id.to_string())
+            .collect();
+        if !lost.is_empty() {
+            self.errors.push(format!(
+                "{} row(s) were taken over by another run (their lease ended): this run's \
+                 answers for them were not recorded (rows {})",
+                lost.len(),
+                lost.join(", ")
+            ));
+        }
+    }
+
     /// Adds the rows of one commit to the report, by their new state and
     /// the change that led there. A released row is in no list; a deferred
     /// sent row counts as pending (it waits).
@@ -83,4 +108,38 @@ fn last_changes(changes: &[(i64, Change)]) -> Vec<(i64, &Change)> {
 /// The state of each changed row after the last change that named it.
 pub(super) fn last_states(applied: &[Applied]) -> HashMap<i64, State> {
     applied.iter().map(|a| (a.id, a.state)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_a_claimed_commit_that_did_not_change_are_reported_once() {
+        let changes = vec![
+            (1, Change::SetTicket("t1".into())),
+            (1, Change::Done { message: None }),
+            (2, Change::Done { message: None }),
+            (3, Change::Release),
+        ];
+        let applied = vec![
+            Applied {
+                id: 1,
+                state: State::Done,
+            },
+            Applied {
+                id: 3,
+                state: State::Sent,
+            },
+        ];
+        let mut report = Report::default();
+        report.note_taken_over(&changes, &applied);
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert!(report.errors[0].starts_with("1 row(s) were taken over"));
+        assert!(report.errors[0].ends_with("(rows 2)"));
+
+        let mut quiet = Report::default();
+        quiet.note_taken_over(&changes[..2], &applied);
+        assert!(quiet.errors.is_empty(), "every row changed: nothing to say");
+    }
 }

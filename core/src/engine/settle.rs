@@ -59,7 +59,7 @@ pub fn settle(
             }
         }
     };
-    let mut step = Step::new(store, claim);
+    let mut step = Step::for_caller_ids(store, claim);
     let applied = step.commit(&changes, now)?;
     let changed: HashSet<i64> = applied.iter().map(|a| a.id).collect();
     Ok((changed.len(), step.report))

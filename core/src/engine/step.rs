@@ -18,6 +18,9 @@ pub(super) struct Step<'a> {
     /// Rows a commit of this step named: the others are released if the
     /// run stops.
     settled: HashSet<i64>,
+    /// Whether rows of a claimed commit that did not change are reported as
+    /// taken over (not for `settle()`, whose ids are the caller's).
+    report_takeovers: bool,
 }
 
 impl<'a> Step<'a> {
@@ -29,6 +32,16 @@ impl<'a> Step<'a> {
             taken: Vec::new(),
             seen: HashSet::default(),
             settled: HashSet::default(),
+            report_takeovers: true,
+        }
+    }
+
+    /// A step whose ids come from PHP (`settle()`): ids outside the claim
+    /// are the caller's business, not a takeover to report.
+    pub(super) fn for_caller_ids(store: &'a dyn QueueStore, claim: Option<&'a str>) -> Step<'a> {
+        Step {
+            report_takeovers: false,
+            ..Step::new(store, claim)
         }
     }
 
@@ -49,6 +62,9 @@ impl<'a> Step<'a> {
             return Ok(Vec::new());
         }
         let applied = self.store.apply(changes, self.claim, now)?;
+        if self.claim.is_some() && self.report_takeovers {
+            self.report.note_taken_over(changes, &applied);
+        }
         self.report.record(changes, &applied);
         self.settled.extend(changes.iter().map(|(id, _)| *id));
         Ok(applied)
