@@ -7,6 +7,7 @@ pub mod class_fixups;
 pub mod convert;
 pub mod exceptions;
 pub mod ini;
+mod memory_budget;
 pub mod queue;
 pub mod settings;
 pub mod store;

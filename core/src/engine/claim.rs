@@ -37,6 +37,22 @@ pub fn claim(
     only: Option<i64>,
     now: i64,
 ) -> Result<Claim> {
+    claim_at_most(store, settings, id_shop, action, only, now, None)
+}
+
+/// [`claim`], with at most `cap` rows whatever `MAX_ORDERS` says: the
+/// binding passes what the PHP process's memory can hold, so that a large
+/// `MAX_ORDERS` never makes `getBatch` claim rows it then dies converting
+/// (the next run would claim and die again: a livelock).
+pub fn claim_at_most(
+    store: &dyn QueueStore,
+    settings: &dyn SettingsSource,
+    id_shop: i64,
+    action: &str,
+    only: Option<i64>,
+    now: i64,
+    cap: Option<i64>,
+) -> Result<Claim> {
     model::validate_action(action)?;
     if id_shop <= 0 {
         return Err(Error::input(format!(
@@ -44,6 +60,7 @@ pub fn claim(
         )));
     }
     let limit = settings::max_orders(settings)?;
+    let limit = cap.map_or(limit, |cap| limit.min(cap.max(1)));
     let lease = settings::lease_time(settings)?;
     let token = new_claim_token();
     let rows = store.claim(

@@ -35,7 +35,7 @@ mod target;
 mod window;
 
 pub use check::{check, check_until, MAX_TICKET_PAGES};
-pub use claim::{claim, new_claim_token, Claim};
+pub use claim::{claim, claim_at_most, new_claim_token, Claim};
 pub use prepare::{prepare, prepare_owned, Prepared};
 pub use report::Report;
 pub use save::{save, SaveRequest};

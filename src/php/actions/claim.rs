@@ -2,6 +2,7 @@
 //! pending for a retry, or failed).
 
 use super::super::convert::{self, id, rows_to_php};
+use super::super::memory_budget;
 use super::super::settings::PhpSettings;
 use super::super::store;
 use super::claim_cache::ClaimCache;
@@ -23,7 +24,11 @@ pub(super) fn get_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
         let action = order_action(conveyor)?;
         let src = PhpSettings::new(conveyor, Some(id_shop))?;
         let store = store::current()?;
-        let claim = engine::claim(&*store, &src, id_shop, &action, only, time::now())?;
+        // A batch never larger than this process's memory can take (see
+        // memory_budget): a smaller claim makes progress where a larger one
+        // would die after committing its lease.
+        let cap = memory_budget::max_rows();
+        let claim = engine::claim_at_most(&*store, &src, id_shop, &action, only, time::now(), cap)?;
         if only.is_none() {
             store::after_background_write(&*store);
         }
