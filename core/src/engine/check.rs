@@ -325,8 +325,7 @@ impl<'t> TicketIndex<'t> {
                 .get(reference.as_str())?
                 .iter()
                 .filter(|(_, t)| {
-                    text_field(&t.payload, "channelName")
-                        .is_none_or(|theirs| theirs.eq_ignore_ascii_case(&channel))
+                    model::same_channel(text_field(&t.payload, "channelName"), Some(&channel))
                 })
                 .max_by_key(|(newness, _)| *newness)
                 .map(|(_, t)| *t),

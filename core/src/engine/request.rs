@@ -123,13 +123,10 @@ impl SentOrder for OrderEntry {
         if self.reference.as_deref() != Some(reference) || reference.is_empty() {
             return false;
         }
-        match (
+        model::same_channel(
             rep.get("channelName").and_then(Value::as_str),
             self.channel.as_deref(),
-        ) {
-            (Some(theirs), Some(mine)) if !theirs.is_empty() => theirs.eq_ignore_ascii_case(mine),
-            _ => true,
-        }
+        )
     }
 }
 

@@ -195,18 +195,21 @@ impl SqliteStore {
                     order_failure,
                     max_failures,
                 } => {
-                    let failures = live.failures + i64::from(*order_failure);
-                    let state = if *order_failure && failures >= *max_failures {
-                        State::Failed
-                    } else {
-                        State::Pending
-                    };
+                    // The policy decides the counters and the state (one
+                    // home for the failure limit); the store only writes.
+                    let next = crate::retry::requeue(
+                        live.attempts,
+                        live.failures,
+                        *order_failure,
+                        *max_failures,
+                    );
+                    let state = next.state;
                     stmts.get(6, REQUEUE)?.execute(params![
                         id,
                         model::base_action(&live.action),
                         state.as_str(),
-                        live.attempts.saturating_add(1),
-                        failures,
+                        next.attempts,
+                        next.failures,
                         message,
                         due_at,
                         now
