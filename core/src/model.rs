@@ -358,6 +358,16 @@ pub fn element(op: Operation, snapshot: &Value) -> Result<Value> {
     Ok(Value::Object(el))
 }
 
+/// The channel rule for matching an API report or ticket to an order named
+/// by reference: the same channel (case-insensitive) when both sides give
+/// one; an answer that names no channel matches on the reference alone.
+pub fn same_channel(theirs: Option<&str>, mine: Option<&str>) -> bool {
+    match (theirs.filter(|t| !t.is_empty()), mine) {
+        (Some(theirs), Some(mine)) => theirs.eq_ignore_ascii_case(mine),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
