@@ -358,6 +358,31 @@ pub fn element(op: Operation, snapshot: &Value) -> Result<Value> {
     Ok(Value::Object(el))
 }
 
+#[cfg(test)]
+impl Row {
+    /// A fresh row of shop 1 for unit tests (order id = row id, no counters,
+    /// no batch): each test sets what it is about.
+    pub(crate) fn for_test(id: i64, action: &str, state: State, payload: Value) -> Row {
+        Row {
+            id,
+            id_order: id,
+            id_shop: 1,
+            action: action.into(),
+            state,
+            operation: None,
+            payload,
+            batch_id: None,
+            ticket_id: None,
+            attempts: 0,
+            failures: 0,
+            last_error: None,
+            update_at: 0,
+            date_add: 0,
+            date_upd: 0,
+        }
+    }
+}
+
 /// The channel rule for matching an API report or ticket to an order named
 /// by reference: the same channel (case-insensitive) when both sides give
 /// one; an answer that names no channel matches on the reference alone.

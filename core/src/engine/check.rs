@@ -349,21 +349,8 @@ mod tests {
 
     fn row(id: i64, payload: Value) -> Row {
         Row {
-            id,
-            id_order: id,
-            id_shop: 1,
-            action: "CHECK_TICKET_SYNC_STATUS".into(),
-            state: State::Sent,
-            operation: None,
-            payload,
             batch_id: Some("b1".into()),
-            ticket_id: None,
-            attempts: 0,
-            failures: 0,
-            last_error: None,
-            update_at: 0,
-            date_add: 0,
-            date_upd: 0,
+            ..Row::for_test(id, "CHECK_TICKET_SYNC_STATUS", State::Sent, payload)
         }
     }
 

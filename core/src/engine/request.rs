@@ -137,23 +137,7 @@ mod tests {
     use serde_json::json;
 
     fn row(id: i64, payload: Value) -> Row {
-        Row {
-            id,
-            id_order: id,
-            id_shop: 1,
-            action: "SYNC_STATUS".into(),
-            state: State::Pending,
-            operation: None,
-            payload,
-            batch_id: None,
-            ticket_id: None,
-            attempts: 0,
-            failures: 0,
-            last_error: None,
-            update_at: 0,
-            date_add: 0,
-            date_upd: 0,
-        }
+        Row::for_test(id, "SYNC_STATUS", State::Pending, payload)
     }
 
     #[test]
