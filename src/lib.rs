@@ -45,11 +45,17 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
     info_table_row!("shoppingfeed_sync support", "enabled");
     info_table_row!("version", env!("CARGO_PKG_VERSION"));
     info_table_row!(
-        "queue store",
+        "queue stores",
         format!(
-            "SQLite {} (bundled) WAL",
+            "SQLite {} (bundled, WAL); MySQL 5.7+/8.x, MariaDB 10.3+ (pure Rust client, rustls)",
             sfsync_core::queue::sqlite::sqlite_version()
         )
+    );
+    // Which one this process's setting names (a mysql:// password is never
+    // shown).
+    info_table_row!(
+        "queue in use",
+        php::ini::shown_database(&php::ini::database())
     );
     info_table_row!(
         "HTTP client",

@@ -19,11 +19,16 @@ pub const DEFAULT_API_URL: &str = "https://api.shopping-feed.com";
 pub const DEFAULT_TIMEOUT_MS: u64 = 3000;
 
 static ENTRIES: IniEntryDefs<5> = IniEntryDefs::new([
-    IniEntryDef::new(
-        c"shoppingfeed_sync.database",
-        c"/var/lib/shoppingfeed_sync/queue.sqlite",
-        IniEntryPermission::All,
-    ),
+    // A mysql:// value holds a password: phpinfo() and `php --ri` print it
+    // through our displayer, which leaves the password out.
+    IniEntryDef {
+        displayer: Some(display_database),
+        ..IniEntryDef::new(
+            c"shoppingfeed_sync.database",
+            c"/var/lib/shoppingfeed_sync/queue.sqlite",
+            IniEntryPermission::All,
+        )
+    },
     IniEntryDef::new(
         c"shoppingfeed_sync.api_url",
         c"https://api.shopping-feed.com",
@@ -102,6 +107,44 @@ pub fn timeout_ms() -> Result<u64, String> {
 /// loss); anything else is `normal` (survives a killed process).
 pub fn synchronous_full() -> bool {
     get(SYNCHRONOUS).is_some_and(|s| s.trim().eq_ignore_ascii_case("full"))
+}
+
+/// `shoppingfeed_sync.database` as `phpinfo()` shows it: a `mysql://` URL
+/// without its password.
+pub fn shown_database(value: &str) -> String {
+    if sfsync_core::queue::StoreKind::of(value) != sfsync_core::queue::StoreKind::MysqlUrl {
+        return value.to_string();
+    }
+    sfsync_core::queue::mysql::MysqlConfig::redact_url(value)
+}
+
+/// The INI displayer of `shoppingfeed_sync.database` (PHP calls it for the
+/// local and the master value of the phpinfo() table).
+unsafe extern "C" fn display_database(entry: *mut ext_php_rs::ffi::zend_ini_entry, kind: c_int) {
+    // ZEND_INI_DISPLAY_ORIG = 1: the master value when it was changed.
+    // SAFETY: PHP passes its live INI entry; the strings are owned by it.
+    let value = unsafe {
+        let e = &*entry;
+        let z = if kind == 1 && e.modified != 0 {
+            e.orig_value
+        } else {
+            e.value
+        };
+        if z.is_null() {
+            String::new()
+        } else {
+            let len = (*z).len;
+            let bytes = std::slice::from_raw_parts((*z).val.as_ptr().cast::<u8>(), len);
+            String::from_utf8_lossy(bytes).into_owned()
+        }
+    };
+    let text = if value.is_empty() {
+        "no value".to_string()
+    } else {
+        shown_database(&value)
+    };
+    // SAFETY: writes bytes with their length to PHP's output.
+    unsafe { ext_php_rs::ffi::php_output_write(text.as_ptr().cast(), text.len()) };
 }
 
 /// Prints our INI table in `phpinfo()`.

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod exceptions;
 pub mod ini;
 mod memory_budget;
+mod prestashop_db;
 pub mod queue;
 pub mod settings;
 pub mod store;

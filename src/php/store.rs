@@ -1,7 +1,10 @@
 //! The process's queue connections, opened on first use (never at startup)
 //! and kept for the life of the process, keyed by
 //! `shoppingfeed_sync.database`: `saveOrder` then costs one short
-//! transaction, not an open.
+//! transaction, not an open. A MySQL queue is one connection per process
+//! and value (the store reconnects by itself when the server dropped it);
+//! after a fork the child forgets its parent's connections without closing
+//! them (closing would end the parent's session).
 //!
 //! # Checkpoints: never on the merchant's request
 //!
@@ -27,7 +30,9 @@
 //! process; see `sfsync_core::queue::sqlite` for power loss and FULL).
 
 use super::ini;
+use super::prestashop_db;
 use super::store_path::{check_path, descriptor_limit_note, FileId};
+use sfsync_core::queue::mysql::MysqlConfig;
 use sfsync_core::queue::sqlite::Options;
 use sfsync_core::queue::{self, OpenOptions, QueueStore, StoreKind, Upkeep};
 use sfsync_core::Error;
@@ -65,7 +70,8 @@ thread_local! {
 /// The store of the current `shoppingfeed_sync.database`.
 pub fn current() -> Result<Store, Error> {
     let database = ini::database();
-    let sqlite = StoreKind::of(&database) == StoreKind::Sqlite;
+    let kind = StoreKind::of(&database);
+    let sqlite = kind == StoreKind::Sqlite;
     if sqlite {
         check_path(&database)?;
     }
@@ -106,7 +112,14 @@ pub fn current() -> Result<Store, Error> {
         }
         let excess = (guard.open.len() + 1).saturating_sub(MAX_OPEN_QUEUES);
         close_least_recent(&mut guard.open, excess);
-        let store: Store = match queue::open(&database, &options(full)) {
+        // `prestashop`: the constants are read now, in the process that
+        // uses the queue (never at module startup).
+        let prestashop = match kind {
+            StoreKind::PrestaShop => Some(prestashop_db::config()?),
+            _ => None,
+        };
+        let opts = options(full, prestashop);
+        let store: Store = match queue::open(&database, &opts) {
             Ok(s) => Rc::from(s),
             Err(e) if descriptor_limit_note().is_some() && !guard.open.is_empty() => {
                 // Out of descriptors: close what this process keeps open
@@ -114,7 +127,7 @@ pub fn current() -> Result<Store, Error> {
                 drop(e);
                 let n = guard.open.len();
                 close_least_recent(&mut guard.open, n);
-                Rc::from(queue::open(&database, &options(full)).map_err(explain)?)
+                Rc::from(queue::open(&database, &opts).map_err(explain)?)
             }
             Err(e) => return Err(explain(e)),
         };
@@ -168,8 +181,9 @@ const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// How the extension opens a queue: no automatic SQLite checkpoint (see the
 /// module comment: upkeep runs at the moments below), the WAL file cut back
 /// to 64 MiB after a restart.
-fn options(synchronous_full: bool) -> OpenOptions {
+fn options(synchronous_full: bool, prestashop: Option<MysqlConfig>) -> OpenOptions {
     OpenOptions {
+        prestashop,
         sqlite: Options {
             synchronous_full,
             autocheckpoint_pages: Some(0),

@@ -7,6 +7,7 @@
 //! `attempts + 1`, later `update_at`) | `failed`. A claim is exclusive until
 //! it is settled or its lease ends.
 
+pub mod mysql;
 pub mod open;
 pub mod sqlite;
 
@@ -14,7 +15,8 @@ use crate::error::Result;
 use crate::model::{Operation, Row, State};
 use serde_json::Value;
 
-pub use open::{open, OpenOptions, StoreKind};
+pub use mysql::MysqlStore;
+pub use open::{open, OpenOptions, StoreKind, DATABASE_SETTING};
 pub use sqlite::SqliteStore;
 
 /// When a caller gives the store a moment for its own upkeep (SQLite: WAL

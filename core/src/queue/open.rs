@@ -2,6 +2,7 @@
 //! picks the store. One function, so that the binding never names a
 //! concrete store.
 
+use super::mysql::{MysqlConfig, MysqlStore};
 use super::sqlite::{Options, SqliteStore};
 use super::QueueStore;
 use crate::error::{Error, Result};
@@ -34,11 +35,14 @@ impl StoreKind {
     }
 }
 
-/// How the extension wants a store opened (the SQLite options; a MySQL
-/// store will take its own from the URL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the extension wants a store opened: the SQLite options, and for
+/// `prestashop` the shop's database as the caller read it from PrestaShop's
+/// `_DB_*` constants (the core knows nothing of PHP). A `mysql://` URL
+/// carries its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OpenOptions {
     pub sqlite: Options,
+    pub prestashop: Option<MysqlConfig>,
 }
 
 /// Opens the queue that `database` names. Errors are [`Error::Storage`]
@@ -46,14 +50,17 @@ pub struct OpenOptions {
 pub fn open(database: &str, options: &OpenOptions) -> Result<Box<dyn QueueStore>> {
     match StoreKind::of(database) {
         StoreKind::Sqlite => Ok(Box::new(SqliteStore::open_with(database, options.sqlite)?)),
-        StoreKind::MysqlUrl => Err(Error::storage(format!(
-            "{DATABASE_SETTING}: mysql:// queues are not supported by this build yet; \
-             use a SQLite file path"
-        ))),
-        StoreKind::PrestaShop => Err(Error::storage(format!(
-            "{DATABASE_SETTING}: 'prestashop' (the shop's own database) is not supported by \
-             this build yet; use a SQLite file path"
-        ))),
+        StoreKind::MysqlUrl => Ok(Box::new(MysqlStore::open(MysqlConfig::from_url(
+            database,
+        )?)?)),
+        StoreKind::PrestaShop => match &options.prestashop {
+            Some(config) => Ok(Box::new(MysqlStore::open(config.clone())?)),
+            None => Err(Error::storage(format!(
+                "{DATABASE_SETTING} = prestashop: PrestaShop's _DB_SERVER_, _DB_NAME_, \
+                 _DB_USER_, _DB_PASSWD_ and _DB_PREFIX_ are not defined in this process \
+                 (outside PrestaShop, use a mysql:// URL)"
+            ))),
+        },
     }
 }
 
@@ -72,10 +79,19 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_forms_name_the_setting_and_hide_the_password() {
-        for value in ["mysql://user:s3cret@db/shop", "prestashop"] {
+    fn refusals_name_the_setting_and_hide_the_password() {
+        // A closed loopback port: refused at once, and no database is needed.
+        for value in [
+            "mysql://user:s3cretpw@127.0.0.1:1/shop",
+            "mysql://user:s3cretpw@h",
+            "prestashop",
+        ] {
             let err = open(value, &OpenOptions::default()).err().expect("refused");
-            assert!(err.message().contains(DATABASE_SETTING), "{err}");
+            assert!(
+                err.message().contains(DATABASE_SETTING)
+                    || err.message().contains("127.0.0.1:1/shop"),
+                "{err}"
+            );
             assert!(!err.message().contains("s3cret"), "{err}");
         }
     }
