@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(php-dev php-cli php-sqlite3 php-curl php-mbstring php-xml php-fpm phpunit
+# php-mysql: PDO MySQL for the tests' direct reads and the benchmark's
+# baseline. MariaDB itself (the tests' private server, never the system
+# service) is installed by scripts/mariadb.sh when a run needs it.
+packages=(php-dev php-cli php-sqlite3 php-mysql php-curl php-mbstring php-xml php-fpm phpunit
           clang libclang-dev libfcgi-bin sqlite3 valgrind)
 missing=()
 for p in "${packages[@]}"; do

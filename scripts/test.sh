@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust core and sandbox (cargo test), then the PHPUnit
-# suites with the real extension loaded, against the real sandbox.
+# suites with the real extension loaded, against the real sandbox, on both
+# queue stores (SQLite and a private MariaDB: SHOPPINGFEED_TEST_STORE=
+# sqlite|mysql|both, default both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+export SHOPPINGFEED_TEST_STORE=${SHOPPINGFEED_TEST_STORE:-both}
 
-echo "==> cargo test (core, sandbox)"
-cargo test --release --workspace --quiet
+echo "==> cargo test (core, sandbox; queue stores: $SHOPPINGFEED_TEST_STORE)"
+if [ "$SHOPPINGFEED_TEST_STORE" != sqlite ] && [ -z "${SHOPPINGFEED_TEST_MYSQL_URL:-}" ]; then
+  # A private server for the Rust tests of the MySQL store, stopped after
+  # them (each PHP suite starts its own).
+  export SHOPPINGFEED_MARIADB_DIR=$PWD/target/mariadb-cargo
+  env_file=$(bash scripts/mariadb.sh start)
+  trap 'bash scripts/mariadb.sh stop' EXIT
+  (
+    # shellcheck disable=SC1090
+    . "$env_file"
+    cargo test --release --workspace --quiet
+  )
+  bash scripts/mariadb.sh stop
+  trap - EXIT
+  unset SHOPPINGFEED_MARIADB_DIR
+else
+  cargo test --release --workspace --quiet
+fi
 
 echo "==> PHPUnit (extension loaded in PHP ${PHP_VERSION:-$(php -r 'echo PHP_VERSION;')})"
 bash tests/php/run.sh

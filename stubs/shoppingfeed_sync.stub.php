@@ -147,6 +147,25 @@ final class ShoppingfeedOrderSyncQueue
      * @throws ShoppingfeedSyncException for a negative number of days
      */
     public static function purge(int $days): int {}
+
+    /**
+     * Copies every row of another queue into the current one (the one
+     * shoppingfeed_sync.database names): a shop moving its queue from a
+     * SQLite file to its MySQL database keeps every pending, sent and failed
+     * update, with its attempts, failures, batch and ticket. Done rows only
+     * with $includeDone. The source is only read. Idempotent: rows copied by
+     * an earlier run are recognised (same shop, order, action, date_add and
+     * snapshot) and not added again. Run it with the crons stopped.
+     * (An extension of the contract; the CLI runner's `move` command.)
+     *
+     * @param string $database the old queue: a SQLite path, a mysql:// URL or "prestashop"
+     *
+     * @return array{copied: int, already_there: int, done_left: int}
+     *
+     * @throws ShoppingfeedSyncException when $database is the current queue,
+     *   does not exist or cannot be read, or the current queue cannot be written
+     */
+    public static function importFrom(string $database, ?bool $includeDone = null): array {}
 }
 
 /**

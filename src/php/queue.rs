@@ -115,4 +115,34 @@ impl SyncQueue {
             Ok(n as i64)
         })
     }
+
+    /// Copies every row of another queue (`$database`: a SQLite path, a
+    /// mysql:// URL or `prestashop`, as `shoppingfeed_sync.database` takes)
+    /// into the current one, keeping states, counters, batches and tickets:
+    /// a shop switching stores loses no pending or failed update. Done rows
+    /// only with `$includeDone`. Idempotent (rows copied before are
+    /// recognised). Returns `['copied' => n, 'already_there' => n,
+    /// 'done_left' => n]`. (An extension of the contract; the CLI runner's
+    /// `move` command.)
+    #[php(optional = includeDone)]
+    pub fn import_from(
+        database: String,
+        includeDone: Option<bool>,
+    ) -> PhpResult<ZBox<ZendHashTable>> {
+        run(|| {
+            let target = store::current()?;
+            let source = store::open_other(&database)?;
+            let moved = sfsync_core::queue::transfer::import_all(
+                &*source,
+                &*target,
+                includeDone.unwrap_or(false),
+            )?;
+            store::after_background_write(&*target);
+            let mut ht = ZendHashTable::new();
+            let _ = ht.insert("copied", moved.copied as i64);
+            let _ = ht.insert("already_there", moved.already_there as i64);
+            let _ = ht.insert("done_left", moved.done_left as i64);
+            Ok(ht)
+        })
+    }
 }

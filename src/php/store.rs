@@ -144,6 +144,34 @@ pub fn current() -> Result<Store, Error> {
     })
 }
 
+/// A queue other than the current one (the source of a move), opened for
+/// this call only. Refused when it names the current queue.
+pub fn open_other(database: &str) -> Result<Store, Error> {
+    let kind = StoreKind::of(database);
+    let current = ini::database();
+    if database.trim() == current.trim() {
+        return Err(Error::input(format!(
+            "the queue to import from is the current queue ({}): name the old one",
+            ini::shown_database(database)
+        )));
+    }
+    if kind == StoreKind::Sqlite {
+        check_path(database)?;
+        if FileId::of(database).is_none() {
+            return Err(Error::storage(format!(
+                "the queue to import from, {}, does not exist",
+                sfsync_core::text::excerpt(database)
+            )));
+        }
+    }
+    let prestashop = match kind {
+        StoreKind::PrestaShop => Some(prestashop_db::config()?),
+        _ => None,
+    };
+    let store = queue::open(database, &options(ini::synchronous_full(), prestashop))?;
+    Ok(Rc::from(store))
+}
+
 /// Closes the `n` least recently used queues (a step still holding one
 /// keeps it alive until it is done: the map only drops its reference).
 fn close_least_recent(open: &mut HashMap<String, Open>, n: usize) {

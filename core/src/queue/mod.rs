@@ -10,6 +10,7 @@
 pub mod mysql;
 pub mod open;
 pub mod sqlite;
+pub mod transfer;
 
 use crate::error::Result;
 use crate::model::{Operation, Row, State};
@@ -148,6 +149,19 @@ pub trait QueueStore {
 
     /// Deletes `done` rows last changed before `before`. Returns how many.
     fn purge_done(&self, before: i64) -> Result<u64>;
+
+    /// Rows with an id above `after_id`, by id, at most `limit`, in every
+    /// state: for reading a whole queue page by page (moving it).
+    fn page(&self, after_id: i64, limit: i64) -> Result<Vec<Row>>;
+
+    /// Adds a row copied from another queue as it is (state, action,
+    /// operation, counters, batch and ticket, message, times; no lease),
+    /// unless this queue holds the same row already (same shop, order,
+    /// action, `date_add` and snapshot): true when added. A pending row
+    /// whose order has an unclaimed pending row of the same action here is
+    /// added as `done`, superseded: the row already here was saved later.
+    /// See [`transfer`].
+    fn import(&self, row: &Row) -> Result<bool>;
 
     /// The store's own upkeep at this moment (see [`Upkeep`]); errors are
     /// swallowed by design (nothing depends on it having run).

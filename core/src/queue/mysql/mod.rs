@@ -40,6 +40,7 @@ mod inspection;
 mod rows;
 mod saves;
 pub mod schema;
+mod transfer;
 
 pub use config::{MysqlConfig, Tls, TABLE};
 
@@ -247,6 +248,14 @@ impl QueueStore for MysqlStore {
 
     fn purge_done(&self, before: i64) -> Result<u64> {
         self.named(self.delete_done(before))
+    }
+
+    fn page(&self, after_id: i64, limit: i64) -> Result<Vec<Row>> {
+        self.named(self.rows_after(after_id, limit))
+    }
+
+    fn import(&self, row: &Row) -> Result<bool> {
+        self.named(self.import_row(row))
     }
 
     fn describe(&self) -> String {

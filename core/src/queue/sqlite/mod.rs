@@ -49,6 +49,7 @@ mod rows;
 mod saves;
 mod schema;
 mod supersede;
+mod transfer;
 
 pub use checkpoints::{Checkpoint, DEFAULT_AUTOCHECKPOINT_PAGES};
 /// The claim statement, for tests of its query plan.
@@ -229,6 +230,14 @@ impl QueueStore for SqliteStore {
 
     fn purge_done(&self, before: i64) -> Result<u64> {
         self.named(self.delete_done(before))
+    }
+
+    fn page(&self, after_id: i64, limit: i64) -> Result<Vec<Row>> {
+        self.named(self.rows_after(after_id, limit))
+    }
+
+    fn import(&self, row: &Row) -> Result<bool> {
+        self.named(self.import_row(row))
     }
 
     fn upkeep(&self, moment: Upkeep) {
