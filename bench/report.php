@@ -192,6 +192,36 @@ function bench_report(array $R, string $startedAt): array
         ['real-time saveOrder never waits longer than timeout_ms', 'max ' . f1($rh['max_us'] / 1000) . ' ms at ' . $rh['timeout_ms'] . ' ms, ' . f1($rhd['max_us'] / 1000) . ' ms at ' . $rhd['timeout_ms'] . ' ms', $timeoutOk],
         ['memory flat as the queue grows', implode(' / ', array_map('mib', $rss)) . ' max RSS at ' . implode(' / ', array_map('f0', array_keys($R['scaling']))) . ' updates', $flat],
     ];
+    // The MySQL store (issue 9), when the run had a server.
+    $my = $R['mysql'] ?? null;
+    $myText = '';
+    $myMd = '';
+    if ($my) {
+        $mse = $my['save_ext'];
+        $msp = $my['save_pdo'];
+        $mde = $my['drain_ext'];
+        $mySaveRows = [
+            $saveRow('extension, MySQL store', $mse),
+            $saveRow('PDO MySQL upsert, same schema', $msp),
+            ['ratio extension / PDO', '', ratio($mse['median_us'], $msp['median_us']), ratio($mse['p99_us'], $msp['p99_us']), ratio($mse['p999_us'], $msp['p999_us']), ratio($mse['max_us'], $msp['max_us']), ratio($mse['mean_us'], $msp['mean_us']), ratio($mse['calls_per_s'], $msp['calls_per_s']), '', ''],
+        ];
+        $myDrainRows = [
+            $drainRow('extension, MySQL store', $mde),
+            $drainRow('extension, SQLite store', $de),
+            ['ratio MySQL / SQLite', ratio($mde['wall_s'], $de['wall_s']), ratio($mde['orders_per_s'], $de['orders_per_s']), '', '', '', ratio($mde['send_wall_s'], $de['send_wall_s']), '', '', ratio($mde['check_wall_s'], $de['check_wall_s']), '', ''],
+        ];
+        $targets[] = ['MySQL: saveOrder mean no worse than a PDO MySQL upsert', f1($mse['mean_us']) . ' vs ' . f1($msp['mean_us']) . ' µs', $mse['mean_us'] <= $msp['mean_us']];
+        $targets[] = ['MySQL: drain within 1.3 × the SQLite drain', f2($mde['wall_s']) . ' vs ' . f2($de['wall_s']) . ' s (' . ratio($mde['wall_s'], $de['wall_s']) . ')', $mde['wall_s'] <= 1.3 * $de['wall_s']];
+        $myText = text_table($saveHead, $mySaveRows) . "\n" . text_table($drainHead, $myDrainRows) . "\n";
+        $myMd = "\n## The MySQL/MariaDB store\n\n"
+            . 'The same workloads with `shoppingfeed_sync.database` a `mysql://` URL, on a private MariaDB started by `scripts/bench.sh` (`scripts/mariadb.sh`: '
+            . '`innodb_flush_log_at_trx_commit=1`, so every commit waits for an fsync of the redo log, as in a durable production setup). '
+            . f0($mse['calls']) . ' saves (`bench/save.php --impl=ext`), beside a plain PDO MySQL baseline (`bench/baseline/PdoMysqlOrderQueue.php`): '
+            . 'the same checks, the same table and indexes (the DDL of `core/migrations/mysql/0001_queue.sql`), one autocommitted `INSERT ... ON DUPLICATE KEY UPDATE` per call, native prepared statements. '
+            . 'The drain: the SQLite drain\'s ' . f0($mde['n']) . ' updates moved into the MySQL queue (`ShoppingfeedOrderSyncQueue::importFrom`), then the same two cron runs.' . "\n\n"
+            . md_table($saveHead, $mySaveRows) . "\n" . md_table($drainHead, $myDrainRows)
+            . "\nQueue after the MySQL drain: " . json_encode($mde['counts']) . ".\n";
+    }
     $targetRows = array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : '**missed**'], $targets);
 
     $text = "\nshoppingfeed_sync benchmarks ($startedAt, " . $m['nproc'] . ' CPUs, ' . $m['cpu'] . ")\n\n"
@@ -199,6 +229,7 @@ function bench_report(array $R, string $startedAt): array
         . text_table($drainHead, $drainRows) . "\n"
         . text_table($rtHead, $rtRows) . "\n"
         . text_table($scHead, $scRows) . "\n"
+        . $myText
         . text_table(['target', 'figure', ''], array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : 'MISSED'], $targets))
         . "\nelapsed " . f1($R['elapsed_s']) . " s\n";
 
@@ -254,6 +285,7 @@ MD;
         . md_table($rtHead, $rtRows)
         . "\n## Scaling\n\nThe drain (both cron runs) at each queue size, same settings.\n\n"
         . md_table($scHead, $scRows)
+        . $myMd
         . "\n" . $notes;
 
     return ['table' => $text, 'markdown' => $md];

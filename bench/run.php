@@ -189,12 +189,21 @@ function cron_run(string $db): array
     ];
 }
 
-/** Queue counts by state (straight from the file, through PDO). */
+/** Queue counts by state (straight from the file or the table, through PDO). */
 function queue_counts(string $db): array
 {
-    $pdo = new PDO("sqlite:$db");
+    if (strncasecmp($db, 'mysql://', 8) === 0) {
+        $p = parse_url($db);
+        parse_str($p['query'] ?? '', $q);
+        $pdo = new PDO(sprintf('mysql:host=%s;port=%d;dbname=%s', $p['host'], $p['port'] ?? 3306, ltrim($p['path'], '/')),
+            rawurldecode($p['user'] ?? ''), rawurldecode($p['pass'] ?? ''));
+        $sql = 'SELECT state, COUNT(*) FROM `' . ($q['prefix'] ?? '') . 'shoppingfeed_order_sync_queue` GROUP BY state';
+    } else {
+        $pdo = new PDO("sqlite:$db");
+        $sql = 'SELECT state, COUNT(*) FROM shoppingfeed_order GROUP BY state';
+    }
     $out = ['pending' => 0, 'sent' => 0, 'done' => 0, 'failed' => 0];
-    foreach ($pdo->query('SELECT state, COUNT(*) FROM shoppingfeed_order GROUP BY state') as [$state, $n]) {
+    foreach ($pdo->query($sql) as [$state, $n]) {
         $out[$state] = (int) $n;
     }
 
@@ -304,6 +313,32 @@ sandbox('POST', '/_sandbox/config', ['hang' => true]);
 $R['realtime_hang'] = run_json(array_merge([$php], $extArgs, ["$root/bench/realtime.php", "--n={$cfg['hang_n']}", '--first=1000001', "--db=$work/rt.sqlite", "--api-url=$sandboxUrl", "--timeout-ms={$cfg['hang_timeout_ms']}"]));
 $R['realtime_hang_default'] = run_json(array_merge([$php], $extArgs, ["$root/bench/realtime.php", "--n={$cfg['hang_n']}", '--first=2000001', "--db=$work/rt.sqlite", "--api-url=$sandboxUrl"]));
 sandbox('POST', '/_sandbox/config', ['hang' => false]);
+
+// 5. The MySQL/MariaDB store (issue 9): the same saves and drain on the
+// private MariaDB that scripts/bench.sh starts (BENCH_MYSQL_URL), beside a
+// plain PDO MySQL upsert of the same row into the same schema.
+$mysqlUrl = (string) $env('BENCH_MYSQL_URL', '');
+if ($mysqlUrl !== '') {
+    $mysqlDb = static function (string $name) use ($mysqlUrl) {
+        return $mysqlUrl . (strpos($mysqlUrl, '?') === false ? '?' : '&') . 'prefix=bench_' . $name . '_' . getmypid() . '_';
+    };
+    $mn = (int) $env('BENCH_MYSQL_SAVE_N', $small ? 3000 : 20000);
+    say("MySQL store: saveOrder x $mn, extension then PDO MySQL");
+    $R['mysql']['save_ext'] = run_json(array_merge([$php], $extArgs, ["$root/bench/save.php", '--impl=ext', "--n=$mn", '--db=' . $mysqlDb('save_ext')]));
+    $R['mysql']['save_pdo'] = run_json([$php, "$root/bench/save.php", '--impl=pdo-mysql', "--n=$mn", '--db=' . $mysqlDb('save_pdo')]);
+    say("MySQL store: drain of {$cfg['drain_n']} updates (cron runner)");
+    $drainMysql = $mysqlDb('drain');
+    // The rows to drain: the SQLite drain's own updates, copied by the
+    // extension's move (importFrom), so both stores drain the same queue.
+    $copy = "$work/drain-copy.sqlite";
+    run_json(array_merge([$php], $extArgs, ["$root/bench/save.php", '--impl=ext', "--n={$cfg['drain_n']}", "--db=$copy"]));
+    [$code, $o2, $e2] = run_cmd(array_merge([$php], $extArgs, ['-r', 'ini_set("shoppingfeed_sync.database", $argv[1]); echo json_encode(ShoppingfeedOrderSyncQueue::importFrom($argv[2]));', $drainMysql, $copy]));
+    if ($code !== 0) {
+        fwrite(STDERR, "bench: moving the drain's rows into MySQL failed\n$o2\n$e2\n");
+        exit(1);
+    }
+    $R['mysql']['drain_ext'] = drain_ext($drainMysql, $cfg['drain_n']);
+}
 
 $R['elapsed_s'] = microtime(true) - $t0;
 file_put_contents("$work/results.json", json_encode($R, JSON_PRETTY_PRINT));

@@ -9,13 +9,16 @@
  * or --time-shift=MINUTES): the drain benchmark sends them next.
  *
  * impl=ext: the extension (ShoppingfeedOrderSyncStatusActions::saveOrder);
- * impl=pdo: the plain-PHP baseline (bench/baseline/PdoOrderQueue.php).
+ * impl=pdo: the plain-PHP baseline (bench/baseline/PdoOrderQueue.php);
+ * impl=pdo-mysql: its MySQL twin (bench/baseline/PdoMysqlOrderQueue.php),
+ * --db then a mysql:// URL (as it is for impl=ext on the MySQL store).
  * Both read their settings through PrestaShop's Configuration (the
  * standalone stand-in), as inside the merchant's request.
  */
 require_once __DIR__ . '/lib.php';
 require_once dirname(__DIR__) . '/php/tools/lib/standalone.php';
 require_once __DIR__ . '/baseline/PdoOrderQueue.php';
+require_once __DIR__ . '/baseline/PdoMysqlOrderQueue.php';
 
 $o = bench_opts($argv);
 $impl = $o['impl'] ?? 'ext';
@@ -33,6 +36,11 @@ if ($impl === 'ext') {
         $a->setConveyor($conveyor);
 
         return $a->saveOrder();
+    };
+} elseif ($impl === 'pdo-mysql') {
+    $queue = new PdoMysqlOrderQueue($db);
+    $save = static function (array $conveyor) use ($queue) {
+        return $queue->saveOrder($conveyor);
     };
 } else {
     $queue = new PdoOrderQueue($db, ($o['sync'] ?? 'normal') === 'full');

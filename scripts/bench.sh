@@ -14,5 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# The MySQL store's figures need a server: a private MariaDB for the run
+# (scripts/mariadb.sh), unless BENCH_MYSQL_URL names one or BENCH_MYSQL=0.
+if [ "${BENCH_MYSQL:-1}" != 0 ] && [ -z "${BENCH_MYSQL_URL:-}" ]; then
+  export SHOPPINGFEED_MARIADB_DIR=$PWD/target/mariadb-bench
+  env_file=$(bash scripts/mariadb.sh start)
+  trap 'bash scripts/mariadb.sh stop' EXIT
+  # shellcheck disable=SC1090
+  . "$env_file"
+  export BENCH_MYSQL_URL=$SHOPPINGFEED_TEST_MYSQL_URL
+fi
 echo "==> benchmarks (BENCH_SCALE=${BENCH_SCALE:-default})"
 php bench/run.php

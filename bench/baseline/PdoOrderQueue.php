@@ -81,8 +81,11 @@ SQL);
         return array_map('intval', $list);
     }
 
-    /** Queues one update (the conveyor of saveOrder); durable when it returns. */
-    public function saveOrder(array $c): bool
+    /**
+     * The checks and values of one save, shared with the MySQL baseline:
+     * [id_order, id_shop, action, payload JSON, due, now].
+     */
+    public static function checked(array $c): array
     {
         $idOrder = filter_var($c['id_order'] ?? null, FILTER_VALIDATE_INT, ['options' => ['min_range' => 1]]);
         $idShop = filter_var($c['id_shop'] ?? null, FILTER_VALIDATE_INT, ['options' => ['min_range' => 1]]);
@@ -109,6 +112,14 @@ SQL);
         $now = time();
         $due = in_array((int) $order['id_order_state'], $shipped, true) ? $now + 60 * $shift : $now;
         $payload = json_encode($order, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+
+        return [$idOrder, $idShop, $action, $payload, $due, $now];
+    }
+
+    /** Queues one update (the conveyor of saveOrder); durable when it returns. */
+    public function saveOrder(array $c): bool
+    {
+        [$idOrder, $idShop, $action, $payload, $due, $now] = self::checked($c);
 
         $this->pdo->exec('BEGIN IMMEDIATE');
         try {

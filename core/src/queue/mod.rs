@@ -154,14 +154,14 @@ pub trait QueueStore {
     /// state: for reading a whole queue page by page (moving it).
     fn page(&self, after_id: i64, limit: i64) -> Result<Vec<Row>>;
 
-    /// Adds a row copied from another queue as it is (state, action,
-    /// operation, counters, batch and ticket, message, times; no lease),
-    /// unless this queue holds the same row already (same shop, order,
-    /// action, `date_add` and snapshot): true when added. A pending row
-    /// whose order has an unclaimed pending row of the same action here is
-    /// added as `done`, superseded: the row already here was saved later.
-    /// See [`transfer`].
-    fn import(&self, row: &Row) -> Result<bool>;
+    /// Adds rows copied from another queue as they are (state, action,
+    /// operation, counters, batch and ticket, message, times; no lease), in
+    /// one transaction, except those this queue holds already (same shop,
+    /// order, action, `date_add` and snapshot): returns how many were
+    /// added. A pending row whose order has an unclaimed pending row of the
+    /// same action here is added as `done`, superseded: the row already
+    /// here was saved later. See [`transfer`].
+    fn import(&self, rows: &[Row]) -> Result<u64>;
 
     /// The store's own upkeep at this moment (see [`Upkeep`]); errors are
     /// swallowed by design (nothing depends on it having run).

@@ -8,10 +8,11 @@
 //!    only to a row still leased to the claim);
 //! 3. for rows going back to pending, the other rows of their orders (one
 //!    read), to settle a row that a newer update supersedes;
-//! 4. the rows written back, rows with identical new values in one
-//!    `UPDATE ... WHERE id IN (...)` (a batch of 100 accepted rows is a
-//!    handful of statements); rows leaving the unique pending slot first,
-//!    rows taking it last, so the key never sees two at once;
+//! 4. the rows written back in few statements (rows with identical new
+//!    values: one `UPDATE ... WHERE id IN (...)`; rows with values of their
+//!    own, such as ticket ids: an `UPDATE ... JOIN` on the new values);
+//!    rows leaving the unique pending slot first, rows taking it last, so
+//!    the key never sees two at once;
 //! 5. `COMMIT`.
 //!
 //! A concurrent save that inserts a pending row of the same order between
@@ -21,7 +22,6 @@
 use super::errors::Res;
 use super::rows::{id_list, opt_text_literal, parse_state, take, text_literal};
 use super::MysqlStore;
-use crate::fasthash::HashMap;
 use crate::model::{self, Operation, State};
 use crate::queue::{Applied, Change};
 use mysql::prelude::Queryable;
@@ -84,6 +84,50 @@ impl Live {
     /// Holds the unique pending slot (an unclaimed pending row).
     fn takes_slot(&self) -> bool {
         self.state == State::Pending && self.locked_by.is_none()
+    }
+
+    /// The row's new values as one `SELECT` of a derived table (`named`:
+    /// with the column names, for the first row).
+    fn values(&self, id: i64, named: bool) -> String {
+        let v = [
+            id.to_string(),
+            text_literal(&self.action),
+            format!("'{}'", self.state.as_str()),
+            opt_text_literal(self.operation.as_deref()),
+            opt_text_literal(self.batch_id.as_deref()),
+            opt_text_literal(self.ticket_id.as_deref()),
+            self.attempts.to_string(),
+            self.failures.to_string(),
+            opt_text_literal(self.last_error.as_deref()),
+            self.update_at.to_string(),
+            self.date_upd.to_string(),
+            opt_text_literal(self.locked_by.as_deref()),
+            self.locked_until
+                .map_or_else(|| "NULL".to_string(), |t| t.to_string()),
+        ];
+        if !named {
+            return v.join(", ");
+        }
+        const NAMES: [&str; 13] = [
+            "id",
+            "action",
+            "state",
+            "operation",
+            "batch_id",
+            "ticket_id",
+            "attempts",
+            "failures",
+            "last_error",
+            "update_at",
+            "date_upd",
+            "locked_by",
+            "locked_until",
+        ];
+        v.iter()
+            .zip(NAMES)
+            .map(|(value, name)| format!("{value} AS {name}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The SET clause that writes this row back.
@@ -324,32 +368,67 @@ fn superseder(id: i64, rows: &BTreeMap<i64, Live>, others: &[Other]) -> Option<i
     in_memory.chain(stored).max()
 }
 
-/// Writes the rows that changed: rows with the same new values in one
-/// statement; rows leaving the unique pending slot before rows taking it.
+/// Rows per statement when rows with different values are written together.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes the rows that changed, rows leaving (or never holding) the unique
+/// pending slot before rows taking it, so that the key never sees two at
+/// once. Rows that all get the same values: one `UPDATE ... WHERE id IN`;
+/// rows with values of their own (each row's ticket id, say): one
+/// `UPDATE ... JOIN` on a derived table of the new values per
+/// [`ROWS_PER_STATEMENT`] rows, not one statement per row.
 fn write_back(
     tx: &mut Transaction<'_>,
     table: &str,
     before: &BTreeMap<i64, Live>,
     after: &BTreeMap<i64, Live>,
 ) -> Res<()> {
-    let mut groups: HashMap<(bool, String), Vec<i64>> = HashMap::default();
-    for (id, row) in after {
-        if before.get(id) == Some(row) {
-            continue;
-        }
-        groups
-            .entry((row.takes_slot(), row.set_clause()))
-            .or_default()
-            .push(*id);
+    let changed: Vec<(i64, &Live)> = after
+        .iter()
+        .filter(|(id, row)| before.get(id) != Some(*row))
+        .map(|(id, row)| (*id, row))
+        .collect();
+    for taking in [false, true] {
+        let part: Vec<(i64, &Live)> = changed
+            .iter()
+            .filter(|(_, row)| row.takes_slot() == taking)
+            .copied()
+            .collect();
+        write_part(tx, table, &part)?;
     }
-    let mut ordered: Vec<((bool, String), Vec<i64>)> = groups.into_iter().collect();
-    // false (leaves or never holds the slot) before true; then a fixed
-    // order, so two runs write in the same order.
-    ordered.sort_by(|a, b| (a.0 .0, a.1.first()).cmp(&(b.0 .0, b.1.first())));
-    for ((_, set), ids) in ordered {
+    Ok(())
+}
+
+fn write_part(tx: &mut Transaction<'_>, table: &str, rows: &[(i64, &Live)]) -> Res<()> {
+    let Some((_, first)) = rows.first() else {
+        return Ok(());
+    };
+    let same = first.set_clause();
+    if rows.iter().all(|(_, row)| row.set_clause() == same) {
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
         tx.query_drop(format!(
-            "UPDATE `{table}` SET {set} WHERE id_shoppingfeed_order_sync_queue IN ({})",
+            "UPDATE `{table}` SET {same} WHERE id_shoppingfeed_order_sync_queue IN ({})",
             id_list(&ids)
+        ))?;
+        return Ok(());
+    }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut values = String::with_capacity(chunk.len() * 320);
+        for (i, (id, row)) in chunk.iter().enumerate() {
+            values.push_str(if i == 0 {
+                "SELECT "
+            } else {
+                " UNION ALL SELECT "
+            });
+            values.push_str(&row.values(*id, i == 0));
+        }
+        tx.query_drop(format!(
+            "UPDATE `{table}` AS q JOIN ({values}) AS v \
+             ON q.id_shoppingfeed_order_sync_queue = v.id \
+             SET q.action = v.action, q.state = v.state, q.operation = v.operation, \
+                 q.batch_id = v.batch_id, q.ticket_id = v.ticket_id, q.attempts = v.attempts, \
+                 q.failures = v.failures, q.last_error = v.last_error, q.update_at = v.update_at, \
+                 q.date_upd = v.date_upd, q.locked_by = v.locked_by, q.locked_until = v.locked_until"
         ))?;
     }
     Ok(())

@@ -254,8 +254,8 @@ impl QueueStore for MysqlStore {
         self.named(self.rows_after(after_id, limit))
     }
 
-    fn import(&self, row: &Row) -> Result<bool> {
-        self.named(self.import_row(row))
+    fn import(&self, rows: &[Row]) -> Result<u64> {
+        self.named(self.import_rows(rows))
     }
 
     fn describe(&self) -> String {

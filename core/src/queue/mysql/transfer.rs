@@ -21,65 +21,82 @@ impl MysqlStore {
             .run(|conn| rows_from(conn.exec(&sql, (after_id, limit.max(0)))?))
     }
 
-    pub(super) fn import_row(&self, row: &Row) -> Res<bool> {
-        let payload = serde_json::to_string(&row.payload)
-            .map_err(|e| Failure::Data(format!("cannot encode the order snapshot: {e}")))?;
+    pub(super) fn import_rows(&self, rows: &[Row]) -> Res<u64> {
         let table = &self.table;
         self.link.borrow_mut().run(|conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            let same: Option<i64> = tx.exec_first(
-                format!(
-                    "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
-                     AND id_shop = ? AND action = ? AND date_add = ? AND payload = ? LIMIT 1 FOR UPDATE"
-                ),
-                (row.id_order, row.id_shop, &row.action, row.date_add, &payload),
-            )?;
-            if same.is_some() {
-                tx.commit()?;
-                return Ok(false);
+            let mut added = 0;
+            for row in rows {
+                added += u64::from(import_row(&mut tx, table, row)?);
             }
-            let (state, last_error) = match row.state {
-                State::Pending => {
-                    let newer: Option<i64> = tx.exec_first(
-                        format!(
-                            "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
-                             AND id_shop = ? AND action = ? AND pending_slot = 1 FOR UPDATE"
-                        ),
-                        (row.id_order, row.id_shop, &row.action),
-                    )?;
-                    match newer {
-                        Some(n) => (State::Done, Some(format!("superseded by a newer update (row {n})"))),
-                        None => (State::Pending, row.last_error.clone()),
-                    }
-                }
-                other => (other, row.last_error.clone()),
-            };
-            let params: Vec<mysql::Value> = vec![
-                row.id_order.into(),
-                row.id_shop.into(),
-                row.action.as_str().into(),
-                state.as_str().into(),
-                row.operation.map(|o| o.as_str()).into(),
-                payload.as_str().into(),
-                row.batch_id.as_deref().into(),
-                row.ticket_id.as_deref().into(),
-                row.attempts.into(),
-                row.failures.into(),
-                last_error.as_deref().into(),
-                row.update_at.into(),
-                row.date_add.into(),
-                row.date_upd.into(),
-            ];
-            tx.exec_drop(
-                format!(
-                    "INSERT INTO `{table}` (id_order, id_shop, action, state, operation, payload, \
-                     batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
-                params,
-            )?;
             tx.commit()?;
-            Ok(true)
+            Ok(added)
         })
     }
+}
+
+/// One row, inside the caller's transaction.
+fn import_row(tx: &mut mysql::Transaction<'_>, table: &str, row: &Row) -> Res<bool> {
+    let payload = serde_json::to_string(&row.payload)
+        .map_err(|e| Failure::Data(format!("cannot encode the order snapshot: {e}")))?;
+    let same: Option<i64> = tx.exec_first(
+        format!(
+            "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
+             AND id_shop = ? AND action = ? AND date_add = ? AND payload = ? LIMIT 1 FOR UPDATE"
+        ),
+        (
+            row.id_order,
+            row.id_shop,
+            &row.action,
+            row.date_add,
+            &payload,
+        ),
+    )?;
+    if same.is_some() {
+        return Ok(false);
+    }
+    let (state, last_error) = match row.state {
+        State::Pending => {
+            let newer: Option<i64> = tx.exec_first(
+                format!(
+                    "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
+                     AND id_shop = ? AND action = ? AND pending_slot = 1 FOR UPDATE"
+                ),
+                (row.id_order, row.id_shop, &row.action),
+            )?;
+            match newer {
+                Some(n) => (
+                    State::Done,
+                    Some(format!("superseded by a newer update (row {n})")),
+                ),
+                None => (State::Pending, row.last_error.clone()),
+            }
+        }
+        other => (other, row.last_error.clone()),
+    };
+    let params: Vec<mysql::Value> = vec![
+        row.id_order.into(),
+        row.id_shop.into(),
+        row.action.as_str().into(),
+        state.as_str().into(),
+        row.operation.map(|o| o.as_str()).into(),
+        payload.as_str().into(),
+        row.batch_id.as_deref().into(),
+        row.ticket_id.as_deref().into(),
+        row.attempts.into(),
+        row.failures.into(),
+        last_error.as_deref().into(),
+        row.update_at.into(),
+        row.date_add.into(),
+        row.date_upd.into(),
+    ];
+    tx.exec_drop(
+        format!(
+            "INSERT INTO `{table}` (id_order, id_shop, action, state, operation, payload, \
+             batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        params,
+    )?;
+    Ok(true)
 }

@@ -236,8 +236,8 @@ impl QueueStore for SqliteStore {
         self.named(self.rows_after(after_id, limit))
     }
 
-    fn import(&self, row: &Row) -> Result<bool> {
-        self.named(self.import_row(row))
+    fn import(&self, rows: &[Row]) -> Result<u64> {
+        self.named(self.import_rows(rows))
     }
 
     fn upkeep(&self, moment: Upkeep) {

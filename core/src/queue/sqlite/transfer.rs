@@ -37,10 +37,20 @@ impl SqliteStore {
         collect_rows(rows)
     }
 
-    pub(super) fn import_row(&self, row: &Row) -> Res<bool> {
+    pub(super) fn import_rows(&self, rows: &[Row]) -> Res<u64> {
+        let tx = WriteTx::begin(&self.conn)?;
+        let mut added = 0;
+        for row in rows {
+            added += u64::from(self.import_row(row)?);
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// One row, inside the caller's transaction.
+    fn import_row(&self, row: &Row) -> Res<bool> {
         let payload = serde_json::to_string(&row.payload)
             .map_err(|e| Failure::Data(format!("cannot encode the order snapshot: {e}")))?;
-        let tx = WriteTx::begin(&self.conn)?;
         let same: Option<i64> = self
             .conn
             .prepare_cached(SAME_ROW)?
@@ -50,7 +60,6 @@ impl SqliteStore {
             )
             .optional()?;
         if same.is_some() {
-            tx.commit()?;
             return Ok(false);
         }
         let (state, last_error) = match row.state {
@@ -86,7 +95,6 @@ impl SqliteStore {
             row.date_add,
             row.date_upd,
         ])?;
-        tx.commit()?;
         Ok(true)
     }
 }
