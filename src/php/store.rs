@@ -93,11 +93,21 @@ pub fn current() -> Result<Store, Error> {
         let full = ini::synchronous_full();
         // One connection per queue and durability mode (a FULL connection
         // is keyed apart: `synchronous` is a property of the connection).
-        let key = if full {
-            format!("{database}\0full")
-        } else {
-            database.clone()
+        // `prestashop`: the constants are read at every call (a few hash
+        // lookups), in the process that uses the queue, never at module
+        // startup; they are part of the key, because one PHP-FPM pool may
+        // serve several shops, each with its own database.
+        let prestashop = match kind {
+            StoreKind::PrestaShop => Some(prestashop_db::config()?),
+            _ => None,
         };
+        let mut key = match &prestashop {
+            Some(config) => format!("prestashop\0{}\0{}", config.shown(), config.password),
+            None => database.clone(),
+        };
+        if full {
+            key.push_str("\0full");
+        }
         // The path may no longer name the open file (deleted, its directory
         // moved, a `current -> releases/N` symlink switched): one `stat`
         // tells, and the queue is reopened where the path points now, so
@@ -112,12 +122,6 @@ pub fn current() -> Result<Store, Error> {
         }
         let excess = (guard.open.len() + 1).saturating_sub(MAX_OPEN_QUEUES);
         close_least_recent(&mut guard.open, excess);
-        // `prestashop`: the constants are read now, in the process that
-        // uses the queue (never at module startup).
-        let prestashop = match kind {
-            StoreKind::PrestaShop => Some(prestashop_db::config()?),
-            _ => None,
-        };
         let opts = options(full, prestashop);
         let store: Store = match queue::open(&database, &opts) {
             Ok(s) => Rc::from(s),
