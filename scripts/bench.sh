@@ -13,7 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
+# Only when cargo is not on PATH already: ext-php-rs rebuilds whenever PATH
+# changes, which costs minutes when scripts alternate.
+command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
 # The MySQL store's figures need a server: a private MariaDB for the run
 # (scripts/mariadb.sh), unless BENCH_MYSQL_URL names one or BENCH_MYSQL=0.
 if [ "${BENCH_MYSQL:-1}" != 0 ] && [ -z "${BENCH_MYSQL_URL:-}" ]; then

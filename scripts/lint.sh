@@ -7,7 +7,9 @@
 # Exit code: 0 when all three hold; the first that fails stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+# Only when cargo is not on PATH already: ext-php-rs rebuilds whenever PATH
+# changes, which costs minutes when scripts alternate.
+command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
+# Only when cargo is not on PATH already: ext-php-rs rebuilds whenever PATH
+# changes, which costs minutes when scripts alternate.
+command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
 export SHOPPINGFEED_TEST_STORE=${SHOPPINGFEED_TEST_STORE:-both}
 
 echo "==> cargo test (core, sandbox; queue stores: $SHOPPINGFEED_TEST_STORE)"
@@ -33,3 +35,6 @@ bash tests/php/run.sh
 
 echo "==> reliability suite (size: ${RELIABILITY_SIZE:-quick}; full size by hand: RELIABILITY_SIZE=full)"
 bash tests/reliability/run.sh
+
+echo "==> PECL/PIE build in a clean copy (phpize, configure, make install), and the release archive"
+bash scripts/test-install.sh

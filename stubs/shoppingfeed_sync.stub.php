@@ -166,6 +166,48 @@ final class ShoppingfeedOrderSyncQueue
      *   does not exist or cannot be read, or the current queue cannot be written
      */
     public static function importFrom(string $database, ?bool $includeDone = null): array {}
+
+    /**
+     * What the queue holds, for an operator (an extension of the contract;
+     * php/tools/bin/sync-orders.php status prints it): one array per
+     * (shop, action, state) that has rows, none for an empty combination,
+     * ordered by shop, action (as stored: SYNC_STATUS, or its ticket stage
+     * CHECK_TICKET_SYNC_STATUS), then state (pending, sent, done, failed).
+     * Rows of another state are left out, as in counts().
+     *
+     * Each line: id_shop (int), action, state, count (int); due (int: rows a
+     * claim would take now, were they not leased; 0 for done and failed);
+     * claimed (int: rows leased to a run now); oldest_due_at (the earliest
+     * due time of the due rows, 'Y-m-d H:i:s' UTC, or null) and
+     * oldest_due_age (seconds since then, int, or null); next_due_at (the
+     * earliest due time of the rows not due yet, or null) and next_due_in
+     * (seconds until then, or null); last_change_at (the latest date_upd of
+     * these rows); now (the time the queue was read, 'Y-m-d H:i:s' UTC).
+     * Ages and "due" are counted from that one time, with the claims' rules
+     * (a due time beyond any setting, written while the clock ran ahead,
+     * counts as due and as 0 s old).
+     *
+     * @return list<array{id_shop: int, action: string, state: string, count: int, due: int, claimed: int, oldest_due_at: ?string, oldest_due_age: ?int, next_due_at: ?string, next_due_in: ?int, last_change_at: string, now: string}>
+     *
+     * @throws ShoppingfeedSyncException for an unusable database
+     */
+    public static function overview(): array {}
+
+    /**
+     * Rows of one state, of one shop or of every shop, the most recently
+     * changed first (date_upd, then id, descending), at most $limit (an
+     * extension of the contract; sync-orders.php failed prints them). Rows
+     * as from find().
+     *
+     * @param string   $state  one of the STATE_* constants
+     * @param int|null $idShop one shop, or null for every shop
+     * @param int      $limit  1 to 10000
+     *
+     * @return list<array<string, mixed>>
+     *
+     * @throws ShoppingfeedSyncException naming state, idShop or limit for bad input, or for an unusable database
+     */
+    public static function rows(string $state, ?int $idShop = null, int $limit = 100): array {}
 }
 
 /**

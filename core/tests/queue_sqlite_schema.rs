@@ -1,11 +1,11 @@
 //! The SQLite queue's file: opening (fresh, concurrent, reopened, in
-//! memory), bad places, damaged rows, the schema version and the indexes.
-//! Migrations and the files opening refuses: queue_sqlite_migrations.rs.
+//! memory), bad places, the schema version and the indexes. Migrations and
+//! the files opening refuses: queue_sqlite_migrations.rs; damaged rows
+//! (every store): queue_store.rs.
 
 mod queue_support;
 
 use queue_support::*;
-use serde_json::Value;
 use sfsync_core::model::State;
 use sfsync_core::queue::sqlite::Options;
 use sfsync_core::queue::{QueueStore, SqliteStore};
@@ -40,44 +40,6 @@ fn concurrent_opens_of_a_fresh_file() {
     }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.counts(SHOP).unwrap(), [4, 0, 0, 0]);
-}
-
-#[test]
-fn corrupt_rows_do_not_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("q.sqlite");
-    let path = path.to_str().unwrap();
-    let store = SqliteStore::open(path).unwrap();
-    let a = save(&store, 1, T0, T0);
-    let b = save(&store, 2, T0, T0);
-    drop(store);
-    {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.execute(
-            "UPDATE shoppingfeed_order SET payload = '{not json', operation = 'teleport' WHERE id_shoppingfeed_order = ?1",
-            [a],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE shoppingfeed_order SET state = 'zombie' WHERE id_shoppingfeed_order = ?1",
-            [b],
-        )
-        .unwrap();
-    }
-    let store = SqliteStore::open(path).unwrap();
-    let r = row(&store, a);
-    assert_eq!((r.payload, r.operation), (Value::Null, None));
-    match store.get(&[b]) {
-        Err(Error::Storage(m)) => {
-            assert!(m.contains("zombie") && m.contains(&b.to_string()), "{m}")
-        }
-        other => panic!("expected a storage error, got {other:?}"),
-    }
-    assert_eq!(
-        store.counts(SHOP).unwrap(),
-        [1, 0, 0, 0],
-        "unknown states are not counted"
-    );
 }
 
 #[test]
@@ -198,7 +160,7 @@ fn queries_use_the_indexes() {
         rows.join(" | ")
     };
     // The claim statement itself (two range scans of shoppingfeed_order_claim):
-    // queue_sqlite_clock.rs, the_claim_is_two_range_scans_of_the_claim_index.
+    // queue_store_clock.rs, the_claim_is_two_range_scans_of_the_claim_index.
     let upsert = plan(
         "SELECT id_shoppingfeed_order FROM shoppingfeed_order
          WHERE id_order = 1 AND id_shop = 1 AND action = 'SYNC_STATUS' AND state = 'pending' AND locked_by IS NULL

@@ -1,7 +1,12 @@
 //! Clock steps (issue 8, defect 9): the claim against leases and due times
 //! written while the clock ran ahead, and the commit of a run whose lease
-//! was taken over. Every `now` is explicit: no real clock changes.
+//! was taken over. Every `now` is explicit: no real clock changes (the
+//! MySQL store runs on the caller's clock here; the server's clock, and web
+//! servers whose clocks differ: queue_mysql.rs). Each test runs on every
+//! store (`sqlite::` and `mysql::`, see queue_support), but the SQLite
+//! claim's query plan.
 
+#[macro_use]
 mod queue_support;
 
 use queue_support::*;
@@ -16,24 +21,13 @@ use sfsync_core::settings;
 const DAY: i64 = 86_400;
 const LEASE: i64 = 300;
 
-fn claim(store: &impl QueueStore, now: i64, token: &str) -> Vec<i64> {
+fn claim(store: &dyn QueueStore, now: i64, token: &str) -> Vec<i64> {
     store
         .claim(SHOP, SYNC, 100, now, now + LEASE, token, None)
         .expect("claim")
         .iter()
         .map(|r| r.id)
         .collect()
-}
-
-/// The lease of a row (`locked_by`, `locked_until`), read from the file.
-fn lease_of(dir: &tempfile::TempDir, id: i64) -> (Option<String>, Option<i64>) {
-    let conn = rusqlite::Connection::open(dir.path().join("queue.sqlite")).unwrap();
-    conn.query_row(
-        "SELECT locked_by, locked_until FROM shoppingfeed_order WHERE id_shoppingfeed_order = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .unwrap()
 }
 
 fn settings_of(pairs: &[(&str, Value)]) -> Map<String, Value> {
@@ -64,39 +58,37 @@ fn the_bounds_cover_every_setting() {
     assert_eq!(MAX_DUE_AHEAD_SECS, longest_due + CLOCK_MARGIN_SECS);
 }
 
-#[test]
-fn a_lease_taken_a_day_ahead_is_claimable_at_the_corrected_time() {
-    let (dir, store) = fresh();
-    let id = save(&store, 1, T0, T0);
+fn a_lease_taken_a_day_ahead_is_claimable_at_the_corrected_time(kind: Kind) {
+    let store = fresh(kind);
+    let id = save(&*store, 1, T0, T0);
     // The clock runs a day ahead: a run leases the row until T0 + DAY + LEASE.
-    assert_eq!(claim(&store, T0 + DAY, "ahead"), vec![id]);
-    assert_eq!(lease_of(&dir, id).1, Some(T0 + DAY + LEASE));
+    assert_eq!(claim(&*store, T0 + DAY, "ahead"), vec![id]);
+    assert_eq!(store.lease_of(id).1, Some(T0 + DAY + LEASE));
     // Corrected: the lease is beyond any LEASE_TIME from now, so it is over.
-    assert_eq!(claim(&store, T0, "corrected"), vec![id]);
+    assert_eq!(claim(&*store, T0, "corrected"), vec![id]);
     assert_eq!(
-        lease_of(&dir, id),
+        store.lease_of(id),
         (Some("corrected".to_string()), Some(T0 + LEASE))
     );
 }
 
-#[test]
-fn a_lease_within_the_bounds_is_still_exclusive() {
-    let (_dir, store) = fresh();
-    let id = save(&store, 1, T0, T0);
-    assert_eq!(claim(&store, T0, "first"), vec![id]);
-    assert!(claim(&store, T0 + LEASE - 1, "second").is_empty());
+fn a_lease_within_the_bounds_is_still_exclusive(kind: Kind) {
+    let store = fresh(kind);
+    let id = save(&*store, 1, T0, T0);
+    assert_eq!(claim(&*store, T0, "first"), vec![id]);
+    assert!(claim(&*store, T0 + LEASE - 1, "second").is_empty());
     // A lease as long as the settings allow, seen from its start (and a
     // clock a margin behind): still held.
-    let (_dir2, store2) = fresh();
-    let id2 = save(&store2, 1, T0, T0);
+    let store2 = fresh(kind);
+    let id2 = save(&*store2, 1, T0, T0);
     let got = store2
         .claim(SHOP, SYNC, 100, T0, T0 + 86_400, "longest", None)
         .unwrap();
     assert_eq!(got.len(), 1);
-    assert!(claim(&store2, T0, "second").is_empty());
-    assert!(claim(&store2, T0 - CLOCK_MARGIN_SECS, "behind").is_empty());
-    assert!(claim(&store2, T0 + 86_400 - 1, "late").is_empty());
-    assert_eq!(claim(&store2, T0 + 86_401, "after"), vec![id2]);
+    assert!(claim(&*store2, T0, "second").is_empty());
+    assert!(claim(&*store2, T0 - CLOCK_MARGIN_SECS, "behind").is_empty());
+    assert!(claim(&*store2, T0 + 86_400 - 1, "late").is_empty());
+    assert_eq!(claim(&*store2, T0 + 86_401, "after"), vec![id2]);
     // Real-time mode (one row) obeys the same rule.
     assert!(store
         .claim(
@@ -112,14 +104,13 @@ fn a_lease_within_the_bounds_is_still_exclusive() {
         .is_empty());
 }
 
-#[test]
-fn a_row_saved_far_ahead_is_due_at_the_corrected_time() {
-    let (_dir, store) = fresh();
+fn a_row_saved_far_ahead_is_due_at_the_corrected_time(kind: Kind) {
+    let store = fresh(kind);
     // Saved while the clock ran 8 days ahead (beyond the longest TIME_SHIFT,
     // 7 days), with a shipped state's shift.
     let ahead = T0 + 8 * DAY;
-    let id = save(&store, 1, ahead + 300, ahead);
-    let normal = save(&store, 2, T0 - 10, T0 - 10);
+    let id = save(&*store, 1, ahead + 300, ahead);
+    let normal = save(&*store, 2, T0 - 10, T0 - 10);
     // Corrected: due, after the rows really due.
     let got = store
         .claim(SHOP, SYNC, 100, T0, T0 + LEASE, "corrected", None)
@@ -127,78 +118,75 @@ fn a_row_saved_far_ahead_is_due_at_the_corrected_time() {
     let ids: Vec<i64> = got.iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![normal, id]);
     // The limit counts both kinds, the really due first.
-    let (_dir2, store2) = fresh();
-    let far = save(&store2, 1, ahead, ahead);
-    let due = save(&store2, 2, T0, T0);
+    let store2 = fresh(kind);
+    let far = save(&*store2, 1, ahead, ahead);
+    let due = save(&*store2, 2, T0, T0);
     let one = store2
         .claim(SHOP, SYNC, 1, T0, T0 + LEASE, "one", None)
         .unwrap();
     assert_eq!(one.iter().map(|r| r.id).collect::<Vec<_>>(), vec![due]);
-    assert_eq!(claim(&store2, T0, "next"), vec![far]);
+    assert_eq!(claim(&*store2, T0, "next"), vec![far]);
     // Real-time mode claims it too.
-    let (_dir3, store3) = fresh();
-    let rt = save(&store3, 1, ahead, ahead);
+    let store3 = fresh(kind);
+    let rt = save(&*store3, 1, ahead, ahead);
     let got = store3
         .claim(SHOP, SYNC, 1, T0, T0 + LEASE, "rt", Some(rt))
         .unwrap();
     assert_eq!(got.len(), 1);
 }
 
-#[test]
-fn a_retry_due_far_ahead_is_due_at_the_corrected_time() {
-    let (_dir, store) = fresh();
-    let id = save(&store, 1, T0, T0);
+fn a_retry_due_far_ahead_is_due_at_the_corrected_time(kind: Kind) {
+    let store = fresh(kind);
+    let id = save(&*store, 1, T0, T0);
     let ahead = T0 + 8 * DAY;
-    assert_eq!(claim(&store, ahead, "ahead"), vec![id]);
+    assert_eq!(claim(&*store, ahead, "ahead"), vec![id]);
     apply1(
-        &store,
+        &*store,
         id,
         retry(ahead + 60, false, 5),
         Some("ahead"),
         ahead,
     );
-    assert_eq!(row(&store, id).update_at, ahead + 60);
-    assert_eq!(claim(&store, T0, "corrected"), vec![id]);
+    assert_eq!(row(&*store, id).update_at, ahead + 60);
+    assert_eq!(claim(&*store, T0, "corrected"), vec![id]);
 }
 
-#[test]
-fn a_due_time_within_the_bounds_still_waits() {
-    let (_dir, store) = fresh();
+fn a_due_time_within_the_bounds_still_waits(kind: Kind) {
+    let store = fresh(kind);
     // The longest TIME_SHIFT (7 days) and the retry cap are believed.
-    let shifted = save(&store, 1, T0 + 10_080 * 60, T0);
-    let id = save(&store, 2, T0, T0);
-    assert_eq!(claim(&store, T0, "run"), vec![id]);
-    apply1(&store, id, retry(T0 + 3600, false, 5), Some("run"), T0);
-    assert!(claim(&store, T0, "early").is_empty());
-    assert!(claim(&store, T0 + 3599, "early").is_empty());
-    assert_eq!(claim(&store, T0 + 3600, "retry"), vec![id]);
+    let shifted = save(&*store, 1, T0 + 10_080 * 60, T0);
+    let id = save(&*store, 2, T0, T0);
+    assert_eq!(claim(&*store, T0, "run"), vec![id]);
+    apply1(&*store, id, retry(T0 + 3600, false, 5), Some("run"), T0);
+    assert!(claim(&*store, T0, "early").is_empty());
+    assert!(claim(&*store, T0 + 3599, "early").is_empty());
+    assert_eq!(claim(&*store, T0 + 3600, "retry"), vec![id]);
     apply1(
-        &store,
+        &*store,
         id,
         Change::Done { message: None },
         Some("retry"),
         T0 + 3600,
     );
-    assert!(claim(&store, T0 + 10_080 * 60 - 1, "early").is_empty());
-    assert_eq!(claim(&store, T0 + 10_080 * 60, "shift"), vec![shifted]);
+    assert!(claim(&*store, T0 + 10_080 * 60 - 1, "early").is_empty());
+    assert_eq!(claim(&*store, T0 + 10_080 * 60, "shift"), vec![shifted]);
     // What the bounds cannot tell: a row saved a day ahead (within the
     // longest TIME_SHIFT) waits that day.
-    let (_dir2, store2) = fresh();
-    let day = save(&store2, 1, T0 + DAY, T0 + DAY);
-    assert!(claim(&store2, T0, "corrected").is_empty());
-    assert_eq!(claim(&store2, T0 + DAY, "later"), vec![day]);
+    let store2 = fresh(kind);
+    let day = save(&*store2, 1, T0 + DAY, T0 + DAY);
+    assert!(claim(&*store2, T0, "corrected").is_empty());
+    assert_eq!(claim(&*store2, T0 + DAY, "later"), vec![day]);
 }
 
-#[test]
-fn a_run_whose_lease_was_taken_over_changes_nothing() {
-    let (dir, store) = fresh();
-    let a = save(&store, 1, T0, T0);
-    let b = save(&store, 2, T0, T0);
+fn a_run_whose_lease_was_taken_over_changes_nothing(kind: Kind) {
+    let store = fresh(kind);
+    let a = save(&*store, 1, T0, T0);
+    let b = save(&*store, 2, T0, T0);
     // Run A claims, then waits on the API while the clock steps forward by
     // more than the lease; run B claims the same rows and settles them.
-    assert_eq!(claim(&store, T0, "A"), vec![a, b]);
+    assert_eq!(claim(&*store, T0, "A"), vec![a, b]);
     let stepped = T0 + LEASE + 1000;
-    assert_eq!(claim(&store, stepped, "B"), vec![a, b]);
+    assert_eq!(claim(&*store, stepped, "B"), vec![a, b]);
     let applied_b = store
         .apply(
             &[
@@ -234,28 +222,31 @@ fn a_run_whose_lease_was_taken_over_changes_nothing() {
         )
         .unwrap();
     assert!(applied_a.is_empty(), "{applied_a:?}");
-    let ra = row(&store, a);
+    let ra = row(&*store, a);
     assert_eq!(ra.state, State::Sent);
     assert_eq!(ra.batch_id.as_deref(), Some("batch-B"));
     assert_eq!(ra.date_upd, stepped);
-    let rb = row(&store, b);
+    let rb = row(&*store, b);
     assert_eq!(rb.state, State::Pending);
     assert_eq!((rb.attempts, rb.failures), (0, 0));
-    assert_eq!(lease_of(&dir, b), (None, None));
+    assert_eq!(store.lease_of(b), (None, None));
     // A row still leased to B: A's change is skipped while B's lease holds.
-    assert_eq!(claim(&store, stepped + 2, "B2"), vec![b]);
+    assert_eq!(claim(&*store, stepped + 2, "B2"), vec![b]);
     let applied_a = store
         .apply(&[(b, Change::Release)], Some("A"), stepped + 3)
         .unwrap();
     assert!(applied_a.is_empty());
-    assert_eq!(lease_of(&dir, b).0.as_deref(), Some("B2"));
+    assert_eq!(store.lease_of(b).0.as_deref(), Some("B2"));
 }
 
+/// SQLite only: the query plan of its claim statement.
 #[test]
 fn the_claim_is_two_range_scans_of_the_claim_index() {
-    let (dir, store) = fresh();
-    drop(store);
-    let conn = rusqlite::Connection::open(dir.path().join("queue.sqlite")).unwrap();
+    let store = fresh(Kind::Sqlite);
+    let Place::Sqlite(path) = &store.place else {
+        unreachable!()
+    };
+    let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_SQL}"))
         .unwrap();
@@ -282,4 +273,13 @@ fn the_claim_is_two_range_scans_of_the_claim_index() {
         "no full scan: {text}"
     );
     eprintln!("{}", plan.join("\n"));
+}
+
+store_tests! {
+    a_lease_taken_a_day_ahead_is_claimable_at_the_corrected_time,
+    a_lease_within_the_bounds_is_still_exclusive,
+    a_row_saved_far_ahead_is_due_at_the_corrected_time,
+    a_retry_due_far_ahead_is_due_at_the_corrected_time,
+    a_due_time_within_the_bounds_still_waits,
+    a_run_whose_lease_was_taken_over_changes_nothing,
 }

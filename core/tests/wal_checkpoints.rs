@@ -120,7 +120,14 @@ fn upkeep_through_the_trait_checkpoints_past_each_moment_s_threshold() {
         ..Options::default()
     };
     // Opened as the binding opens it: a `dyn QueueStore`, nothing else.
-    let queue: Box<dyn QueueStore> = queue::open(path, &OpenOptions { sqlite: options }).unwrap();
+    let queue: Box<dyn QueueStore> = queue::open(
+        path,
+        &OpenOptions {
+            sqlite: options,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
     assert!(queue.describe().contains(path), "{}", queue.describe());
     let snap = json!({"id_order_state": 4});
     for i in 1..=200 {

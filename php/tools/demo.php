@@ -207,6 +207,8 @@ demo_line();
 // ---------------------------------------------------------------- cron passes
 
 $controller = new ShoppingfeedSyncOrderPostImportModuleFrontController();
+// The demo prints its own report: no run log on stderr.
+$controller->setRunLog(new ShoppingfeedOrderSyncRunLog(ShoppingfeedOrderSyncRunLog::TARGET_NONE));
 $requestsBefore = 0;
 $allFailed = [];
 for ($pass = 1; $pass <= 40; $pass++) {

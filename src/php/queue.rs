@@ -13,9 +13,15 @@ use ext_php_rs::exception::PhpResult;
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
+use ext_php_rs::types::Zval;
 use sfsync_core::model::State;
-use sfsync_core::time;
-use sfsync_core::Error;
+use sfsync_core::queue::OverviewLine;
+use sfsync_core::time::{self, format_datetime};
+use sfsync_core::{text, Error};
+
+/// Rows one `rows()` call may return: an operator's page, and a bound on
+/// what one call builds in PHP memory (a row holds its whole snapshot).
+const MAX_LIST_ROWS: i64 = 10_000;
 
 #[php_class]
 #[php(name = "ShoppingfeedOrderSyncQueue")]
@@ -30,6 +36,53 @@ fn positive(value: i64, name: &str) -> Result<i64, Error> {
             "{name} must be a positive integer, got {value}"
         )))
     }
+}
+
+/// A date of the overview as the rows show theirs (`Y-m-d H:i:s`, UTC), or null.
+fn date_or_null(ts: Option<i64>) -> Zval {
+    let mut zv = Zval::new();
+    match ts {
+        Some(ts) => {
+            let _ = zv.set_string(&format_datetime(ts), false);
+        }
+        None => zv.set_null(),
+    }
+    zv
+}
+
+/// Seconds from `from` to `to`, or null. Never negative: a due time ahead
+/// of `now` that a claim already treats as due (a clock step) has waited 0 s.
+fn seconds_or_null(from: Option<i64>, to: Option<i64>) -> Zval {
+    let mut zv = Zval::new();
+    match (from, to) {
+        (Some(a), Some(b)) => zv.set_long(b.saturating_sub(a).max(0)),
+        _ => zv.set_null(),
+    }
+    zv
+}
+
+/// One overview line as PHP sees it; ages are counted from `now`, the time
+/// the store was asked at, so that they agree with `due` and `claimed`.
+fn line_to_php(line: &OverviewLine, now: i64) -> Zval {
+    let mut ht = ZendHashTable::with_capacity(12);
+    let _ = ht.insert("id_shop", line.id_shop);
+    let _ = ht.insert("action", line.action.as_str());
+    let _ = ht.insert("state", line.state.as_str());
+    let _ = ht.insert("count", line.count);
+    let _ = ht.insert("due", line.due);
+    let _ = ht.insert("claimed", line.claimed);
+    let _ = ht.insert("oldest_due_at", date_or_null(line.oldest_due_at));
+    let _ = ht.insert(
+        "oldest_due_age",
+        seconds_or_null(line.oldest_due_at, Some(now)),
+    );
+    let _ = ht.insert("next_due_at", date_or_null(line.next_due_at));
+    let _ = ht.insert("next_due_in", seconds_or_null(Some(now), line.next_due_at));
+    let _ = ht.insert("last_change_at", date_or_null(Some(line.last_change_at)));
+    let _ = ht.insert("now", format_datetime(now).as_str());
+    let mut zv = Zval::new();
+    zv.set_hashtable(ht);
+    zv
 }
 
 fn run<T>(body: impl FnOnce() -> Result<T, Error>) -> PhpResult<T> {
@@ -97,6 +150,47 @@ impl SyncQueue {
             let n = store.retry_failed(id, orders.as_deref(), time::now())?;
             store::after_background_write(&*store);
             Ok(n as i64)
+        })
+    }
+
+    /// What the queue holds, for an operator (an extension of the contract):
+    /// one array per (shop, action, state) that has rows, ordered by shop,
+    /// action, then state (pending, sent, done, failed).
+    pub fn overview() -> PhpResult<ZBox<ZendHashTable>> {
+        run(|| {
+            // Ages are counted on the store's clock (a MySQL server's may
+            // differ from this web server's): the time it says it read at.
+            let overview = store::current()?.overview(time::now())?;
+            let mut ht = ZendHashTable::with_capacity(overview.lines.len() as u32);
+            for line in &overview.lines {
+                let _ = ht.push(line_to_php(line, overview.now));
+            }
+            Ok(ht)
+        })
+    }
+
+    /// Rows of one state (of one shop, or of every shop), the most recently
+    /// changed first, at most `$limit` (an extension of the contract).
+    #[php(optional = idShop, defaults(limit = 100))]
+    pub fn rows(state: &str, idShop: Option<i64>, limit: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        run(|| {
+            let state = State::parse(state).ok_or_else(|| {
+                Error::input(format!(
+                    "state must be one of pending, sent, done, failed (the STATE_* constants), got {}",
+                    text::excerpt(state)
+                ))
+            })?;
+            let shop = match idShop {
+                Some(id) => Some(positive(id, "idShop")?),
+                None => None,
+            };
+            if !(1..=MAX_LIST_ROWS).contains(&limit) {
+                return Err(Error::input(format!(
+                    "limit must be from 1 to {MAX_LIST_ROWS}, got {limit}"
+                )));
+            }
+            let rows = store::current()?.list(state, shop, limit)?;
+            Ok(rows_to_php(&rows))
         })
     }
 

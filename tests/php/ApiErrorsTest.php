@@ -94,6 +94,7 @@ final class ApiErrorsTest extends SyncTestCase
             $this->assertInstanceOf(ShoppingfeedSyncException::class, $e);
             $this->assertInstanceOf(RuntimeException::class, $e);
             $this->assertStringNotContainsString($badToken, $e->getMessage(), 'never the token in a message');
+            $this->assertNoStoreSecret((string) $e, 'the exception');
         }
         foreach ([1, 2, 3] as $idOrder) {
             $row = $this->rowOf($idOrder);
@@ -119,6 +120,7 @@ final class ApiErrorsTest extends SyncTestCase
             $this->fail('a 403 on the tickets must throw ShoppingfeedApiException');
         } catch (ShoppingfeedApiException $e) {
             $this->assertStringNotContainsString('wrong-token', $e->getMessage());
+            $this->assertNoStoreSecret((string) $e, 'the exception');
         }
         foreach ([1, 2] as $idOrder) {
             $row = $this->rowOf($idOrder);

@@ -32,7 +32,7 @@ final class BatchModeTest extends SyncTestCase
             $this->assertLessThan(120, abs($this->utc($row[$date]) - time()), "$date is UTC and about now");
         }
         $this->assertSame($row['id_shoppingfeed_order'], $conveyor['id_shoppingfeed_order'] ?? null, 'saveOrder puts the row id in the conveyor');
-        $this->assertFileExists($this->database, 'the queue file is created');
+        $this->assertQueueCreated('the first saveOrder');
         $this->assertEquals(['pending' => 1, 'sent' => 0, 'done' => 0, 'failed' => 0], $this->sortedCounts(1));
     }
 
@@ -323,6 +323,7 @@ final class BatchModeTest extends SyncTestCase
 
     public function testTheDatabaseDirectoryIsCreatedWhenMissing(): void
     {
+        $this->onlyOn('sqlite', 'the folder of a SQLite queue file is created (a MySQL queue has no file)');
         $path = $this->dir . '/not/yet/there/queue.sqlite';
         ini_set('shoppingfeed_sync.database', $path);
         $this->save(98, $this->snapshot(9898, self::CANCELLED));

@@ -41,6 +41,7 @@ final class CliTest extends SyncTestCase
         $this->assertSame(3, $result['summary'][1]['succeeded']);
         $this->assertSame(3, ShoppingfeedOrderSyncQueue::counts(1)['done']);
         $this->assertStringNotContainsString(self::TOKEN, $out . $err);
+        $this->assertNoStoreSecret($out . $err, 'the CLI\'s output');
     }
 
     public function testHumanReadableOutput(): void
@@ -60,6 +61,7 @@ final class CliTest extends SyncTestCase
         $result = json_decode($out, true);
         $this->assertSame('error', $result['summary'][1]['status']);
         $this->assertStringNotContainsString($bad, $out . $err);
+        $this->assertNoStoreSecret($out . $err, 'the CLI\'s output');
         $this->assertSame(0, $this->rowOf(1)['attempts']);
     }
 

@@ -107,6 +107,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_PENDING, $this->rowOf(21)['state'], 'shop 3\'s row waits for a token');
         $this->assertEquals(['pending' => 0, 'sent' => 0, 'done' => 4, 'failed' => 1], ShoppingfeedOrderSyncQueue::counts(1));
         $this->assertStringNotContainsString(self::TOKEN, $first['json'] . $second['json'] . $third['json'], 'the token is never in the answer');
+        $this->assertNoStoreSecret($first['json'] . $second['json'] . $third['json'] . PrestaShopLogger::text(), 'the answers and the logs');
     }
 
     public function testWrongSecureKeyRunsNothing(): void
@@ -170,6 +171,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertSame(0, $row['attempts']);
         $this->assertNotEmpty(PrestaShopLogger::$logs, 'the error is logged');
         $this->assertStringNotContainsString($badToken, $result['json'] . PrestaShopLogger::text(), 'never the token');
+        $this->assertNoStoreSecret($result['json'] . PrestaShopLogger::text(), 'the answer and the logs');
     }
 
     public function testShopsAndTimeBudgetFromData(): void

@@ -175,6 +175,7 @@ final class HookTest extends SyncTestCase
         $this->assertSame(3, $log['severity']);
         $this->assertSame(10, $log['object_id']);
         $this->assertStringNotContainsString(self::TOKEN, PrestaShopLogger::text());
+        $this->assertNoStoreSecret(PrestaShopLogger::text(), 'the log');
     }
 
     public function testBadSnapshotDataIsLoggedNotThrown(): void

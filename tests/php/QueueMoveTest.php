@@ -96,6 +96,28 @@ final class QueueMoveTest extends SyncTestCase
         $this->assertStringContainsString('superseded', (string) $superseded[0]['last_error']);
     }
 
+    public function testTheCliMoveCommandRunTwiceAddsNothingTheSecondTime(): void
+    {
+        $old = $this->oldQueue();
+        $cli = TestEnv::$root . '/php/tools/bin/sync-orders.php';
+        $runs = [];
+        foreach ([1, 2] as $run) {
+            $cmd = array_merge(TestEnv::phpCommand(), [$cli, 'move', '--from=' . $old, '--database=' . $this->database, '--json']);
+            [$code, $out, $err] = TestEnv::run($cmd);
+            $this->assertSame(0, $code, "run $run: $err");
+            $this->assertNoStoreSecret($out . $err, "move run $run");
+            $runs[] = json_decode($out, true);
+        }
+        $this->assertGreaterThan(0, $runs[0]['copied']);
+        $this->assertSame(0, $runs[1]['copied']);
+        $this->assertSame($runs[0]['copied'], $runs[1]['already_there']);
+        $this->assertStringContainsString('***', $runs[0]['database'], 'the password is hidden');
+
+        [$code, , $err] = TestEnv::run(array_merge(TestEnv::phpCommand(), [$cli, 'move', '--database=' . $this->database]));
+        $this->assertSame(2, $code, 'no --from: usage');
+        $this->assertStringContainsString('move needs --from', $err);
+    }
+
     public function testRefusals(): void
     {
         foreach ([$this->database => 'the current queue', $this->dir . '/none.sqlite' => 'does not exist', 'relative.sqlite' => 'relative'] as $value => $why) {

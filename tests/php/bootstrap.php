@@ -7,8 +7,11 @@
  *   shared/docs/prestashop-integration.md, and the module's PHP (php/);
  * - starts ONE sandbox process (sf-sandbox --port 0) for the whole run and
  *   stops it at the end (SHOPPINGFEED_SANDBOX_URL uses a running one instead);
- * - every test then gets a fresh SQLite queue (SyncTestCase::setUp sets
- *   shoppingfeed_sync.database) and shoppingfeed_sync.api_url = the sandbox.
+ * - every test then gets a fresh queue (SyncTestCase::setUp sets
+ *   shoppingfeed_sync.database from TestEnv::newQueueDatabase(): a SQLite
+ *   file, or with SHOPPINGFEED_TEST_STORE=mysql a table prefix of its own in
+ *   the server of SHOPPINGFEED_TEST_MYSQL_URL) and shoppingfeed_sync.api_url
+ *   = the sandbox.
  */
 
 $root = dirname(__DIR__, 2);
@@ -23,6 +26,11 @@ if (!extension_loaded('shoppingfeed_sync')) {
 }
 
 require_once __DIR__ . '/support/TestEnv.php';
+require_once __DIR__ . '/support/Queue.php';
+if (($problem = TestEnv::storeProblem()) !== null) {
+    fwrite(STDERR, "\n$problem\n");
+    exit(1);
+}
 
 TestEnv::$root = $root;
 TestEnv::$extension = getenv('SHOPPINGFEED_SYNC_EXT') ?: $root . '/target/release/libshoppingfeed_sync.so';
@@ -58,6 +66,7 @@ ini_set('shoppingfeed_sync.api_url', Sandbox::url());
 
 register_shutdown_function(static function () {
     Sandbox::stop();
+    TestEnv::dropQueueTables();
     if (!getenv('SHOPPINGFEED_KEEP_TMP')) {
         TestEnv::removeTree(TestEnv::$tmp);
     }

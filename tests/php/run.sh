@@ -1,10 +1,17 @@
-#!/bin/sh
-# Runs the PHP suite with the extension loaded; the exit code is PHPUnit's.
-#   tests/php/run.sh                      the whole suite
-#   tests/php/run.sh --filter BatchMode   PHPUnit options pass through
-# Environment: SHOPPINGFEED_SYNC_EXT (the .so), SHOPPINGFEED_SANDBOX_BIN (sf-sandbox),
-# SHOPPINGFEED_SANDBOX_URL (use a running sandbox), PHPUNIT (default /usr/bin/phpunit).
+#!/usr/bin/env bash
+# Runs the PHP suite with the extension loaded, once per queue store; the
+# exit code is 0 when every pass passed.
+#   tests/php/run.sh                                  both stores (SQLite, then MySQL)
+#   SHOPPINGFEED_TEST_STORE=sqlite tests/php/run.sh   one store (sqlite|mysql|both)
+#   tests/php/run.sh --filter BatchMode               PHPUnit options pass through
+# Environment: SHOPPINGFEED_TEST_STORE (default both), SHOPPINGFEED_TEST_MYSQL_URL
+# (a MySQL/MariaDB server of yours; unset: a private one is started with
+# scripts/mariadb.sh and stopped at the end), SHOPPINGFEED_SYNC_EXT (the .so),
+# SHOPPINGFEED_SANDBOX_BIN (sf-sandbox), SHOPPINGFEED_SANDBOX_URL (use a running
+# sandbox), PHPUNIT (default /usr/bin/phpunit), PHP.
+set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/php/support/stores.sh"
 SHOPPINGFEED_SYNC_EXT=${SHOPPINGFEED_SYNC_EXT:-$ROOT/target/release/libshoppingfeed_sync.so}
 SHOPPINGFEED_SANDBOX_BIN=${SHOPPINGFEED_SANDBOX_BIN:-$ROOT/target/release/sf-sandbox}
 export SHOPPINGFEED_SYNC_EXT SHOPPINGFEED_SANDBOX_BIN
@@ -12,4 +19,20 @@ if [ ! -f "$SHOPPINGFEED_SYNC_EXT" ]; then
     echo "run.sh: $SHOPPINGFEED_SYNC_EXT not found (build it: cargo build --release)" >&2
     exit 1
 fi
-exec "${PHP:-php}" -d extension="$SHOPPINGFEED_SYNC_EXT" "${PHPUNIT:-/usr/bin/phpunit}" -c "$ROOT/tests/php/phpunit.xml" "$@"
+stores=$(sfsync_stores) || exit 2
+case " $stores " in
+    *" mysql "*) sfsync_mysql_up "$ROOT" php-tests || exit 1 ;;
+esac
+status=0
+report=""
+for store in $stores; do
+    echo "==> PHPUnit, queue store: $store"
+    start=$(date +%s)
+    code=0
+    SHOPPINGFEED_TEST_STORE=$store "${PHP:-php}" -d extension="$SHOPPINGFEED_SYNC_EXT" \
+        "${PHPUNIT:-/usr/bin/phpunit}" -c "$ROOT/tests/php/phpunit.xml" "$@" || code=$?
+    [ "$code" -ne 0 ] && [ "$status" -eq 0 ] && status=$code
+    report="$report  $store: $([ "$code" -eq 0 ] && echo passed || echo "FAILED (exit $code)") in $(( $(date +%s) - start )) s\n"
+done
+printf "==> PHPUnit by store\n$report"
+exit $status

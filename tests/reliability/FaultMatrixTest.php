@@ -212,7 +212,7 @@ final class FaultMatrixTest extends ReliabilityTestCase
         // The memory it costs, in a fresh process: the body limit is 8 MiB, a 50 MiB
         // answer must never be held whole.
         $probe = Proc::start(
-            array_merge(TestEnv::phpCommand(['shoppingfeed_sync.database' => $this->dir . '/probe.sqlite', 'shoppingfeed_sync.api_url' => $url]), [__DIR__ . '/fixtures/huge-probe.php', (string) $n]),
+            array_merge(TestEnv::phpCommand(['shoppingfeed_sync.database' => TestEnv::newQueueDatabase($this->dir, 'probe'), 'shoppingfeed_sync.api_url' => $url]), [__DIR__ . '/fixtures/huge-probe.php', (string) $n]),
             $this->dir,
             'huge-probe'
         );
@@ -437,7 +437,7 @@ final class FaultMatrixTest extends ReliabilityTestCase
         $run = $this->send();
         $this->assertCount(100, $run['conveyor']['sent'] ?? [], 'every order sent in the same run');
         $this->assertSame([400, 400, 202, 202, 202], array_column(Sandbox::orderPosts(), 'status'));
-        $this->assertSame(0, (int) $this->queue()->scalar('SELECT MAX(failures) FROM shoppingfeed_order'));
+        $this->assertSame(0, (int) $this->queue()->scalar('SELECT MAX(failures) FROM {queue}'));
         Figures::record('fault', 'a 400 naming no order (split in halves)', ['orders' => 100, 'lost' => 0, 'failed' => 0, 'requests' => 5]);
     }
 

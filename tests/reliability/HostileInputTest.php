@@ -18,7 +18,7 @@ final class HostileInputTest extends ReliabilityTestCase
         ini_set('shoppingfeed_sync.timeout_ms', '1000');
         for ($r = 0; $r < $runs; $r++) {
             $seed = $base + $r;
-            $db = $this->dir . "/fuzz-$r.sqlite";
+            $db = TestEnv::newQueueDatabase($this->dir, "fuzz-$r");
             $cmd = array_merge(
                 TestEnv::phpCommand(['shoppingfeed_sync.database' => $db]),
                 [__DIR__ . '/fixtures/fuzz.php', (string) $seed, (string) $iterations]
@@ -67,6 +67,8 @@ final class HostileInputTest extends ReliabilityTestCase
         'reference' => "REF'); DROP TABLE shoppingfeed_order; --",
         'marketplace' => "Amazon' OR 1=1 --",
         'sku' => "SKU%' AND 1=(SELECT COUNT(*) FROM sqlite_master) --",
+        // MySQL's dialect: backticks, # comments, information_schema, SLEEP.
+        'mysql' => "`'; DROP TABLE shoppingfeed_order_sync_queue; # \\' UNION SELECT table_name FROM information_schema.tables; SELECT SLEEP(5) -- ",
     ];
 
     public function testSqlInjectionStringsAreStoredAndSentVerbatim(): void
@@ -78,6 +80,7 @@ final class HostileInputTest extends ReliabilityTestCase
             'tracking_url' => $inj['tracking_url'],
             'reason' => $inj['reason'],
             "x'); DROP TABLE shoppingfeed_order; --" => $inj['extra'],
+            "`x`; DROP TABLE `shoppingfeed_order_sync_queue`; #" => $inj['mysql'],
             'nested' => ['a' => $inj['extra'], "b' OR '1'='1" => [$inj['carrier']]],
         ];
         $snapshots = [
@@ -121,7 +124,7 @@ final class HostileInputTest extends ReliabilityTestCase
         $this->assertSame($inj['carrier'], ShoppingfeedOrderSyncQueue::find(2)[0]['last_error']);
         $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => 5, 'failed' => 0], $this->queue()->counts());
         $this->assertSame('ok', $this->queue()->integrity());
-        $this->assertSame(['shoppingfeed_order'], $this->queue()->pdo()->query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")->fetchAll(PDO::FETCH_COLUMN));
+        $this->assertSame([$this->queue()->table()], $this->queue()->tables(), 'the queue table is still the only one');
         Figures::record('hostile', 'SQL injection strings in every snapshot field', ['orders' => 5, 'fields' => count($inj), 'stored_verbatim' => true, 'sent_verbatim' => true, 'lost' => 0]);
     }
 

@@ -58,7 +58,7 @@ pm.max_children = 4
 catch_workers_output = yes
 decorate_workers_output = no
 clear_env = no
-php_admin_value[shoppingfeed_sync.database] = {$this->database}
+php_admin_value[shoppingfeed_sync.database] = "{$this->database}"
 php_admin_value[shoppingfeed_sync.api_url] = %s
 php_value[shoppingfeed_sync.timeout_ms] = 2000
 php_admin_flag[log_errors] = on
@@ -133,7 +133,7 @@ INI;
     {
         $this->assertSame(1, Proc::threads($master), "$when: the master runs no thread of ours");
         $files = Proc::openFiles($master);
-        $this->assertSame([], preg_grep('/queue\.sqlite/', $files), "$when: the master never opened the queue");
+        $this->assertSame([], $this->queueHandles($master), "$when: the master never opened the queue");
         // Its TCP sockets: only the pool's listening one (no connection to the API).
         $inodes = [];
         foreach ($files as $f) {
@@ -156,6 +156,7 @@ INI;
     private function fpmLogProblems(): array
     {
         $log = (string) @file_get_contents($this->fpmDir . '/fpm.log') . (string) @file_get_contents($this->fpmDir . '/php-errors.log');
+        $this->assertNoStoreSecret($log, 'the FPM logs');
 
         return preg_grep('/SIGSEGV|SIGABRT|SIGBUS|exited on signal|exited with code|core dumped|Fatal|panicked|ShoppingfeedSyncException/i', explode("\n", $log));
     }
@@ -171,7 +172,7 @@ INI;
         $this->assertMasterStartedNothing($master, 'after the fork');
         foreach ($workers as $w) {
             $this->assertSame(1, Proc::threads($w), "worker $w starts with no thread of ours");
-            $this->assertSame([], preg_grep('/queue\.sqlite/', Proc::openFiles($w)), "worker $w inherited no queue connection");
+            $this->assertSame([], $this->queueHandles($w), "worker $w inherited no queue connection");
         }
 
         $t0 = microtime(true);
@@ -309,6 +310,6 @@ INI;
         sort($now);
         $this->assertSame($workers, $now, 'no worker was replaced: none crashed');
         $queue = $this->queue();
-        $this->assertSame(3 * self::WORKERS, (int) $queue->scalar("SELECT COUNT(*) FROM shoppingfeed_order WHERE state = 'pending' AND id_order > 900 AND id_order < 990"), 'the saved rows wait for the cron');
+        $this->assertSame(3 * self::WORKERS, (int) $queue->scalar("SELECT COUNT(*) FROM {queue} WHERE state = 'pending' AND id_order > 900 AND id_order < 990"), 'the saved rows wait for the cron');
     }
 }

@@ -2,8 +2,9 @@
 
 /**
  * Security: the API token never comes out (exceptions, traces, conveyor
- * reports, rows, the queue files, logs, phpinfo(), the CLI's output), even
- * from a hostile server that echoes it everywhere; http:// is refused for
+ * reports, rows, the stored queue, logs, phpinfo(), the CLI's output), even
+ * from a hostile server that echoes it everywhere; in mysql runs neither
+ * does the database password (every text is grepped for both); http:// is refused for
  * hosts that are not loopback; TLS certificates are verified (a self-signed
  * one is refused unless the process trusts it).
  */
@@ -120,7 +121,10 @@ final class TokenAndTransportTest extends ReliabilityTestCase
 
         // 4. phpinfo(), dumps of a used Actions object.
         ob_start();
-        phpinfo();
+        // In mysql runs the test's own environment holds the password
+        // (SHOPPINGFEED_TEST_MYSQL_*): the sections that print the
+        // environment are the test's, not the extension's, and left out.
+        phpinfo(TestEnv::isMysql() ? INFO_ALL & ~(INFO_ENVIRONMENT | INFO_VARIABLES) : INFO_ALL);
         $texts['phpinfo'] = ob_get_clean();
         $a = $this->actions($conveyor());
         $a->getBatch();
@@ -137,14 +141,24 @@ final class TokenAndTransportTest extends ReliabilityTestCase
             $texts['serialize(actions)'] = get_class($e) . ' ' . $e->getMessage();
         }
 
-        // 5. The queue: rows through the API, and the raw files (database, WAL, shared memory).
+        // 5. The queue: rows through the API, and what is stored (the raw
+        // SQLite files: database, WAL, shared memory; or every column of the
+        // MySQL table, and its tablespace file when the server's data
+        // directory is readable here).
         for ($id = 1000; $id < 1200; $id++) {
             foreach (ShoppingfeedOrderSyncQueue::find($id) as $row) {
                 $texts["find($id)"] = print_r($row, true);
             }
         }
-        foreach (['', '-wal', '-shm'] as $suffix) {
-            $texts["file queue.sqlite$suffix"] = (string) @file_get_contents($this->database . $suffix);
+        $texts += $this->queue()->storedTexts();
+        if (TestEnv::isMysql() && MariaDb::whyNotControllable() === null) {
+            // The table's pages written to its file first (root's session
+            // ends at once, which releases the export lock).
+            $dbname = Queue::mysqlConfig($this->database)['dbname'];
+            MariaDb::sql("FLUSH TABLES `$dbname`.`{$this->queue()->table()}` FOR EXPORT");
+            $file = MariaDb::dir() . "/data/$dbname/{$this->queue()->table()}.ibd";
+            $this->assertFileExists($file);
+            $texts['file ' . basename($file)] = (string) file_get_contents($file);
         }
         $texts['sandbox log'] = json_encode(Sandbox::log());
         ini_set('error_log', $oldLog === false ? '' : $oldLog);
@@ -197,7 +211,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
             $this->assertLessThan(0.5, microtime(true) - $t0, "$url: refused before any connection");
             $this->assertSame([], Sandbox::apiRequests(), "$url: nothing reached the network");
             // The refused run's claim would end with its lease: release it for the next URL.
-            $this->queue()->pdo()->exec('UPDATE shoppingfeed_order SET locked_by = NULL, locked_until = NULL');
+            $this->queue()->exec('UPDATE {queue} SET locked_by = NULL, locked_until = NULL');
         }
         // Real time with a refused URL: the merchant's request goes on, the update waits.
         ini_set('shoppingfeed_sync.api_url', 'http://shop.example.com');
@@ -246,7 +260,7 @@ final class TokenAndTransportTest extends ReliabilityTestCase
         $this->assertStringNotContainsString('request ', $log, 'no request went over an unverified connection');
 
         // Trusted by the process (SSL_CERT_FILE names the certificate): the same server is accepted.
-        $db = $this->dir . '/trusted.sqlite';
+        $db = TestEnv::newQueueDatabase($this->dir, 'trusted');
         [$code, $out, $err] = TestEnv::run(
             array_merge(TestEnv::phpCommand(['shoppingfeed_sync.database' => $db, 'shoppingfeed_sync.api_url' => "https://localhost:$port"]), [__DIR__ . '/fixtures/tls-send.php']),
             ['SSL_CERT_FILE' => $cert]

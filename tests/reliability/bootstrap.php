@@ -6,7 +6,9 @@
  * - reuses the PHP suite's helpers (tests/php/support/TestEnv.php: paths,
  *   child processes; Sandbox.php: the sandbox process and its control API);
  * - starts ONE sandbox process (sf-sandbox --port 0) for the run; each test
- *   resets it and gets its own SQLite queue file;
+ *   resets it and gets its own queue (TestEnv::newQueueDatabase(): a SQLite
+ *   file, or with SHOPPINGFEED_TEST_STORE=mysql a table prefix of its own in
+ *   the server of SHOPPINGFEED_TEST_MYSQL_URL);
  * - no PrestaShop double is loaded in this process: settings come from the
  *   conveyor only. Child processes that run the cron use the real CLI
  *   (php/tools/bin/sync-orders.php and php/tools/lib/standalone.php).
@@ -20,11 +22,17 @@ if (!extension_loaded('shoppingfeed_sync')) {
 }
 
 require_once $root . '/tests/php/support/TestEnv.php';
+require_once $root . '/tests/php/support/Queue.php';
+if (($problem = TestEnv::storeProblem()) !== null) {
+    fwrite(STDERR, "\n$problem\n");
+    exit(1);
+}
 require_once $root . '/tests/php/support/Sandbox.php';
 require_once __DIR__ . '/support/Size.php';
 require_once __DIR__ . '/support/Figures.php';
 require_once __DIR__ . '/support/Proc.php';
-require_once __DIR__ . '/support/Queue.php';
+require_once __DIR__ . '/support/MariaDb.php';
+require_once __DIR__ . '/support/FpmServer.php';
 require_once $root . '/tests/php/support/ShopFixtures.php';
 require_once __DIR__ . '/support/ReliabilityTestCase.php';
 
@@ -42,10 +50,11 @@ try {
 }
 ini_set('shoppingfeed_sync.api_url', Sandbox::url());
 
-fwrite(STDERR, sprintf("reliability suite: size %s, sandbox %s, figures %s\n", Size::name(), Sandbox::url(), Figures::file() ?? '(not recorded)'));
+fwrite(STDERR, sprintf("reliability suite: size %s, store %s, sandbox %s, figures %s\n", Size::name(), TestEnv::store(), Sandbox::url(), Figures::file() ?? '(not recorded)'));
 
 register_shutdown_function(static function () {
     Sandbox::stop();
+    TestEnv::dropQueueTables();
     if (!getenv('SHOPPINGFEED_KEEP_TMP')) {
         TestEnv::removeTree(TestEnv::$tmp);
     }

@@ -15,24 +15,27 @@
 --   (latest wins). NULLs never collide, so claimed, sent, done and failed
 --   rows are not constrained.
 -- Times are unix seconds of the database server's clock.
+-- Widths: `action` holds the longest name the binding accepts (64) in its
+-- ticket stage (`CHECK_TICKET_` + 64 = 77); claim tokens, batch and ticket
+-- ids and messages are as long as the caller's (unbounded in SQLite too).
 
 CREATE TABLE IF NOT EXISTS `{table}` (
     id_shoppingfeed_order_sync_queue BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
     id_order BIGINT NOT NULL,
     id_shop BIGINT NOT NULL,
-    action VARCHAR(64) NOT NULL,
+    action VARCHAR(80) NOT NULL,
     state VARCHAR(16) NOT NULL,
     operation VARCHAR(32) NULL,
     payload LONGTEXT NOT NULL,
-    batch_id VARCHAR(255) NULL,
-    ticket_id VARCHAR(255) NULL,
+    batch_id TEXT NULL,
+    ticket_id TEXT NULL,
     attempts INT NOT NULL DEFAULT 0,
     failures INT NOT NULL DEFAULT 0,
-    last_error TEXT NULL,
+    last_error MEDIUMTEXT NULL,
     update_at BIGINT NOT NULL,
     date_add BIGINT NOT NULL,
     date_upd BIGINT NOT NULL,
-    locked_by VARCHAR(64) NULL,
+    locked_by TEXT NULL,
     locked_until BIGINT NULL,
     live TINYINT AS (IF(state IN ('pending', 'sent'), 1, 0)) STORED,
     pending_slot TINYINT AS (IF(state = 'pending' AND locked_by IS NULL, 1, NULL)) STORED,

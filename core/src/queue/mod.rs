@@ -66,6 +66,54 @@ pub enum Change {
     Release,
 }
 
+/// What [`QueueStore::overview`] read: the queue per shop, action and
+/// state, and the time it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// The store's "now" for this read, on the store's own clock (the
+    /// caller's `now` for SQLite; the database server's for MySQL): what
+    /// `due` and `claimed` were decided with, and what ages are counted
+    /// from (the rows' times are on that clock too).
+    pub now: i64,
+    /// One line per (shop, action, state) that has rows.
+    pub lines: Vec<OverviewLine>,
+}
+
+/// One line of an [`Overview`]: the rows of one shop, action and state, as
+/// an operator reads them (`sync-orders.php status`).
+///
+/// "Due" and "claimed" follow the claims' own rules (see
+/// [`QueueStore::claim`]), at [`Overview::now`]: a pending or sent row is
+/// due when `update_at <= now`, or when its due time lies further ahead
+/// than any setting allows (written while the clock ran ahead: a claim
+/// takes it); a row is claimed while a lease is live (`now <=
+/// locked_until`, and no further ahead than a lease can reach). Done and
+/// failed rows are never due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverviewLine {
+    pub id_shop: i64,
+    /// The row's action as stored: a base action (`SYNC_STATUS`) or its
+    /// ticket stage (`CHECK_TICKET_SYNC_STATUS`).
+    pub action: String,
+    pub state: State,
+    /// Rows of this shop, action and state.
+    pub count: i64,
+    /// Of them, rows a claim would take now, were they not leased.
+    pub due: i64,
+    /// Of them, rows leased to a run right now.
+    pub claimed: i64,
+    /// The earliest `update_at` of the due rows: how long the oldest due
+    /// row has waited (for sent rows: since it was sent or last read).
+    /// `None` when no row is due.
+    pub oldest_due_at: Option<i64>,
+    /// The earliest `update_at` of the rows not due yet (a shipped update
+    /// waiting for its time shift, a retry waiting for its delay). `None`
+    /// when every row is due, or for done and failed rows.
+    pub next_due_at: Option<i64>,
+    /// The latest `date_upd` of these rows: when one last changed.
+    pub last_change_at: i64,
+}
+
 /// The result of one change: the row's state after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Applied {
@@ -162,6 +210,22 @@ pub trait QueueStore {
     /// same action here is added as `done`, superseded: the row already
     /// here was saved later. See [`transfer`].
     fn import(&self, rows: &[Row]) -> Result<u64>;
+
+    /// What the queue holds, for an operator: one line per (shop, action,
+    /// state) that has rows (no line for an empty combination), ordered by
+    /// shop, then action (byte order), then state in [`State::ALL`] order,
+    /// read in one consistent snapshot. Rows of an unknown state are left
+    /// out, as in [`counts`](Self::counts). `now` is the caller's time; a
+    /// store on another clock uses its own and says which in
+    /// [`Overview::now`] (see [`OverviewLine`] for what it decides). Reads
+    /// only: never waits for a writer, never holds one up for long.
+    fn overview(&self, now: i64) -> Result<Overview>;
+
+    /// Rows of one state, of one shop or of every shop, the most recently
+    /// changed first (`date_upd` descending, then id descending), at most
+    /// `limit` (none when `limit <= 0`). For operators: the failed rows
+    /// with their last error, the rows still waiting. Reads only.
+    fn list(&self, state: State, id_shop: Option<i64>, limit: i64) -> Result<Vec<Row>>;
 
     /// The store's own upkeep at this moment (see [`Upkeep`]); errors are
     /// swallowed by design (nothing depends on it having run).

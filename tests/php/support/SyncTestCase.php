@@ -2,14 +2,18 @@
 
 use PHPUnit\Framework\TestCase;
 
+require_once __DIR__ . '/StoreAware.php';
+
 /**
- * Base of every suite: a fresh SQLite queue per test, the sandbox reset,
+ * Base of every suite: a fresh queue per test (a SQLite file, or a MySQL
+ * table prefix in mysql runs: TestEnv::newQueueDatabase()), the sandbox reset,
  * the PrestaShop doubles emptied, and helpers to drive the extension's
  * Actions the way classlib does.
  */
 abstract class SyncTestCase extends TestCase
 {
     use ShopFixtures;
+    use StoreAware;
 
     /** Order states of the test shop's four lists, and one in no list. */
     const SHIPPED = 4;
@@ -23,14 +27,14 @@ abstract class SyncTestCase extends TestCase
 
     /** @var string this test's folder */
     protected $dir;
-    /** @var string this test's queue file */
+    /** @var string this test's queue: shoppingfeed_sync.database (a SQLite file path or a mysql:// URL) */
     protected $database;
 
     protected function setUp(): void
     {
         parent::setUp();
         $this->dir = TestEnv::newDir(static::class . '-' . $this->getName(false));
-        $this->database = $this->dir . '/queue.sqlite';
+        $this->database = TestEnv::newQueueDatabase($this->dir);
         ini_set('shoppingfeed_sync.database', $this->database);
         ini_set('shoppingfeed_sync.api_url', Sandbox::url());
         ini_set('shoppingfeed_sync.timeout_ms', '3000');

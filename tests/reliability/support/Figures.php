@@ -25,7 +25,7 @@ final class Figures
         if ($file === null) {
             return;
         }
-        $line = json_encode(['size' => Size::name(), 'area' => $area, 'what' => $what] + $data, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PARTIAL_OUTPUT_ON_ERROR);
+        $line = json_encode(['size' => Size::name(), 'store' => TestEnv::store(), 'area' => $area, 'what' => $what] + $data, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PARTIAL_OUTPUT_ON_ERROR);
         file_put_contents($file, $line . "\n", FILE_APPEND | LOCK_EX);
     }
 }

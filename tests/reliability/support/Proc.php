@@ -152,6 +152,40 @@ final class Proc
         return $out;
     }
 
+    /**
+     * The local ports of a process's TCP connections to 127.0.0.1:$remotePort
+     * (its sockets in /proc/PID/fd matched by inode in /proc/net/tcp): which
+     * server connections are that process's.
+     *
+     * @return list<int>
+     */
+    public static function tcpClientPorts(int $pid, int $remotePort): array
+    {
+        $inodes = [];
+        foreach (self::openFiles($pid) as $f) {
+            if (preg_match('/^socket:\[(\d+)\]$/', $f, $m)) {
+                $inodes[$m[1]] = true;
+            }
+        }
+        $ports = [];
+        foreach (['/proc/net/tcp', '/proc/net/tcp6'] as $table) {
+            foreach (array_slice(file($table) ?: [], 1) as $line) {
+                $cols = preg_split('/\s+/', trim($line));
+                if (!isset($cols[9], $inodes[$cols[9]])) {
+                    continue;
+                }
+                $local = hexdec(substr((string) strrchr($cols[1], ':'), 1));
+                $remote = hexdec(substr((string) strrchr($cols[2], ':'), 1));
+                if ($remote === $remotePort) {
+                    $ports[] = (int) $local;
+                }
+            }
+        }
+        sort($ports);
+
+        return $ports;
+    }
+
     /** A free TCP port on 127.0.0.1 (bound then released). */
     public static function freePort(): int
     {

@@ -2,14 +2,18 @@
 
 use PHPUnit\Framework\TestCase;
 
+require_once dirname(__DIR__, 2) . '/php/support/StoreAware.php';
+
 /**
- * Base of the reliability tests: a fresh SQLite queue per test, the sandbox
+ * Base of the reliability tests: a fresh queue per test (a SQLite file, or
+ * a MySQL table prefix in mysql runs: TestEnv::newQueueDatabase()), the sandbox
  * reset, and helpers to drive the extension's Actions like classlib does,
  * to drain the queue, and to read the sandbox's account of what it received.
  */
 abstract class ReliabilityTestCase extends TestCase
 {
     use ShopFixtures;
+    use StoreAware;
 
     const SHIPPED = 4;
     const CANCELLED = 6;
@@ -25,7 +29,7 @@ abstract class ReliabilityTestCase extends TestCase
 
     /** @var string this test's folder */
     protected $dir;
-    /** @var string this test's queue file */
+    /** @var string this test's queue: shoppingfeed_sync.database (a SQLite file path or a mysql:// URL) */
     protected $database;
     /** @var Queue|null */
     private $queue;
@@ -36,7 +40,7 @@ abstract class ReliabilityTestCase extends TestCase
     {
         parent::setUp();
         $this->dir = TestEnv::newDir(static::class . '-' . $this->getName(false));
-        $this->database = $this->dir . '/queue.sqlite';
+        $this->database = TestEnv::newQueueDatabase($this->dir);
         ini_set('shoppingfeed_sync.database', $this->database);
         ini_set('shoppingfeed_sync.api_url', Sandbox::url());
         ini_set('shoppingfeed_sync.timeout_ms', '3000');
@@ -222,6 +226,32 @@ abstract class ReliabilityTestCase extends TestCase
         return ["http://127.0.0.1:$port", $modeFile];
     }
 
+    /**
+     * What a process holds of the queue: the SQLite files it has open (the
+     * database, -wal, -shm), or its TCP connections to the MySQL server (as
+     * "tcp:LOCALPORT"). Empty: the process never opened the queue, or holds
+     * nothing of it any more.
+     *
+     * @return list<string>
+     */
+    protected function queueHandles(int $pid): array
+    {
+        if (TestEnv::isMysql()) {
+            $port = Queue::mysqlConfig($this->database)['port'];
+            // Sockets a child inherited from this test process (proc_open()
+            // passes PHP's own descriptors on) are this process's, not its.
+            $own = array_diff(Proc::tcpClientPorts($pid, $port), $pid === getmypid() ? [] : Proc::tcpClientPorts(getmypid(), $port));
+
+            return array_values(array_map(static function (int $p) {
+                return "tcp:$p";
+            }, $own));
+        }
+
+        return array_values(array_filter(Proc::openFiles($pid), function (string $file) {
+            return strpos($file, $this->database) === 0;
+        }));
+    }
+
     protected function queue(): Queue
     {
         if ($this->queue === null) {
@@ -254,6 +284,28 @@ abstract class ReliabilityTestCase extends TestCase
         ];
     }
 
+    /**
+     * Adds to $sent (tracking number => times) the snapshots of the order
+     * POSTs the sandbox accepted since $seq. Read while a test runs: the
+     * sandbox keeps the bodies of its last 2,000 requests only.
+     */
+    protected static function collectAcceptedTracking(int &$seq, array &$sent): void
+    {
+        foreach (Sandbox::request('GET', '/_sandbox/log?since=' . $seq)['requests'] ?? [] as $entry) {
+            $seq = max($seq, (int) $entry['seq']);
+            if (($entry['method'] ?? '') !== 'POST' || ($entry['status'] ?? null) !== 202 || strpos((string) $entry['path'], '/order/') === false) {
+                continue;
+            }
+            $body = is_string($entry['body']) ? json_decode($entry['body'], true) : $entry['body'];
+            if (!is_array($body)) {
+                throw new RuntimeException('the sandbox no longer holds the body of request ' . $entry['seq']);
+            }
+            foreach ($body['order'] as $el) {
+                $sent[$el['trackingNumber']] = ($sent[$el['trackingNumber']] ?? 0) + 1;
+            }
+        }
+    }
+
     /** The (operation:key) pairs the sandbox ticketed, with how many times. */
     protected function ticketed(): array
     {
@@ -271,11 +323,15 @@ abstract class ReliabilityTestCase extends TestCase
         return $ids;
     }
 
-    /** Asserts that no value of $haystacks contains $needle (the token). */
+    /**
+     * Asserts that no value of $haystacks contains $needle (the token), nor
+     * the store's secrets (the MySQL password in mysql runs).
+     */
     protected function assertNoSecret(string $secret, array $haystacks, string $what): void
     {
         foreach ($haystacks as $label => $text) {
             $this->assertStringNotContainsString($secret, (string) $text, "$what: the token leaked in $label");
+            $this->assertNoStoreSecret((string) $text, "$what, in $label");
         }
     }
 }

@@ -3,7 +3,7 @@
  * Prints the figures recorded by a reliability run (one JSON object a line)
  * as a short table: area, scenario, numbers.
  *
- *   php tests/reliability/support/summary.php target/reliability/figures-quick.jsonl
+ *   php tests/reliability/support/summary.php target/reliability/figures-quick-sqlite.jsonl
  */
 $file = $argv[1] ?? '';
 if (!is_file($file)) {
@@ -15,7 +15,8 @@ if (!$lines) {
     echo "(no figures recorded)\n";
     exit(0);
 }
-echo "\n==> figures\n";
+$first = json_decode((string) reset($lines), true);
+echo "\n==> figures" . (isset($first['store']) ? " (queue store: {$first['store']})" : '') . "\n";
 foreach ($lines as $line) {
     $f = json_decode($line, true);
     if (!is_array($f)) {
@@ -23,7 +24,7 @@ foreach ($lines as $line) {
     }
     $area = $f['area'] ?? '?';
     $what = $f['what'] ?? '?';
-    unset($f['area'], $f['what'], $f['size']);
+    unset($f['area'], $f['what'], $f['size'], $f['store']);
     $parts = [];
     foreach ($f as $k => $v) {
         if (is_array($v)) {

@@ -5,22 +5,36 @@
 //!
 //! In one transaction (READ COMMITTED):
 //!
-//! 1. `SELECT ... FOR UPDATE` of the due, unleased rows of (shop, action),
-//!    oldest first, `LIMIT n`, through the claim index. A locking read
-//!    takes an exclusive lock on each row it returns and reads the latest
-//!    committed version of the row (not a snapshot). A row that another
-//!    claim is leasing at that moment is locked by it: the read waits for
-//!    that transaction to end, then re-reads the row, now leased, and skips
-//!    it.
-//! 2. `UPDATE ... SET locked_by, locked_until WHERE id IN (...)`: the rows
-//!    are still locked by this transaction, nobody else can lease them.
-//! 3. `COMMIT`.
+//! 1. the candidates: the ids of the due, unleased rows of (shop, action),
+//!    oldest first, `LIMIT n`, through the claim index, by a plain
+//!    (consistent, lock-free) read;
+//! 2. `SELECT ... WHERE id IN (...) AND <due> AND <unleased> ORDER BY id
+//!    FOR UPDATE`: a locking read takes an exclusive lock on each row and
+//!    reads its latest committed version (not a snapshot). A candidate that
+//!    another claim is leasing at that moment is locked by it: the read
+//!    waits for that transaction to end, then re-reads the row, now
+//!    leased, and skips it (READ COMMITTED releases the lock of a row the
+//!    conditions skip);
+//! 3. `UPDATE ... SET locked_by, locked_until WHERE id IN (...)` of the
+//!    rows read in 2: still locked by this transaction, nobody else can
+//!    lease them. When 2 skipped candidates (taken meanwhile) and there is
+//!    room left, 1 to 3 again: the new read sees those leases, and this
+//!    claim's own;
+//! 4. `COMMIT`.
 //!
 //! So a row is leased by at most one transaction, and once committed the
 //! lease is what every later locking read sees. These are plain InnoDB
 //! row locks and locking reads, the same on MySQL 5.7, 8.x and MariaDB
 //! 10.3+ (no `SKIP LOCKED`, which 5.7 and MariaDB before 10.6 lack: claims
 //! queue behind each other for the few milliseconds a claim lasts).
+//!
+//! Rows are locked by primary key, in id order, never through the claim
+//! index: `apply` locks its rows the same way (by id, in id order) before
+//! its `UPDATE` moves their claim-index entries. A claim locking claim-index
+//! entries first (a `FOR UPDATE` scan of that index) would meet `apply` in
+//! the opposite order, row by row: a deadlock each time a claim reaches a
+//! row an `apply` holds, with `apply` the usual victim, again and again
+//! under load.
 //!
 //! # One clock
 //!
@@ -37,23 +51,51 @@ use super::MysqlStore;
 use crate::model::Row;
 use crate::queue::sqlite::{MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 use mysql::prelude::Queryable;
-use mysql::TxOpts;
+use mysql::{Transaction, TxOpts};
 
-/// `?` shop, action, now, now (lease over), furthest believable lease end,
-/// then the due bound, limit.
+/// The candidates' ids (a plain read, no lock). `?`: shop, action, the due
+/// bound, now (lease over), furthest believable lease end, limit.
 pub(super) fn claim_sql(table: &str, due_part: &str) -> String {
     format!(
-        "SELECT {ROW_COLUMNS} FROM `{table}` FORCE INDEX (sfsync_claim) \
+        "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` FORCE INDEX (sfsync_claim) \
          WHERE id_shop = ? AND action = ? AND live = 1 AND {due_part} \
            AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ? OR locked_until > ?) \
-         ORDER BY update_at, id_shoppingfeed_order_sync_queue LIMIT ? FOR UPDATE"
+         ORDER BY update_at, id_shoppingfeed_order_sync_queue LIMIT ?"
     )
 }
 
-/// Real-time mode: at most the one row just saved.
+/// Locks the candidates that are still due and unleased, by primary key in
+/// id order, and reads them.
+#[allow(clippy::too_many_arguments)]
+fn lock_sql(
+    table: &str,
+    ids: &[i64],
+    id_shop: i64,
+    action: &str,
+    now: i64,
+    due_bound: i64,
+    lease_bound: i64,
+) -> String {
+    format!(
+        "SELECT {ROW_COLUMNS} FROM `{table}` FORCE INDEX (PRIMARY) \
+         WHERE id_shoppingfeed_order_sync_queue IN ({}) AND id_shop = {id_shop} \
+           AND action = {} AND live = 1 AND (update_at <= {now} OR update_at > {due_bound}) \
+           AND (locked_by IS NULL OR IFNULL(locked_until, 0) < {now} OR locked_until > {lease_bound}) \
+         ORDER BY id_shoppingfeed_order_sync_queue FOR UPDATE",
+        id_list(ids),
+        text_literal(action)
+    )
+}
+
+/// Rounds of candidates one claim reads when rows are taken under it (each
+/// round sees the leases committed meanwhile; one round when nobody else
+/// claims).
+const MAX_ROUNDS: usize = 8;
+
+/// Real-time mode: at most the one row just saved, locked by its id.
 pub(super) fn claim_only_sql(table: &str) -> String {
     format!(
-        "SELECT {ROW_COLUMNS} FROM `{table}` \
+        "SELECT {ROW_COLUMNS} FROM `{table}` FORCE INDEX (PRIMARY) \
          WHERE id_shoppingfeed_order_sync_queue = ? AND id_shop = ? AND action = ? AND live = 1 \
            AND (update_at <= ? OR update_at > ?) \
            AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ? OR locked_until > ?) \
@@ -85,8 +127,26 @@ impl MysqlStore {
             let server_now = clock.now(&mut tx, now)?;
             let lease_bound = server_now.saturating_add(MAX_LEASE_AHEAD_SECS);
             let due_bound = server_now.saturating_add(MAX_DUE_AHEAD_SECS);
-            let mut found = match only {
-                Some(id) => tx.exec(
+            let lease_end = server_now.saturating_add(lease_secs);
+            let lease = |tx: &mut Transaction<'_>, rows: &[Row]| -> Res<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                // Text protocol, values written in: an id list has a new
+                // text every time, and preparing it would cost a round trip
+                // more.
+                tx.query_drop(format!(
+                    "UPDATE `{table}` SET locked_by = {}, locked_until = {lease_end} \
+                     WHERE id_shoppingfeed_order_sync_queue IN ({})",
+                    text_literal(claim),
+                    id_list(&ids)
+                ))?;
+                Ok(())
+            };
+            let mut rows: Vec<Row> = Vec::new();
+            if let Some(id) = only {
+                rows = rows_from(tx.exec(
                     &sql.claim_only,
                     (
                         id,
@@ -97,40 +157,54 @@ impl MysqlStore {
                         server_now,
                         lease_bound,
                     ),
-                )?,
-                None => {
-                    let mut due = tx.exec(
-                        &sql.claim_due,
-                        (id_shop, action, server_now, server_now, lease_bound, limit),
-                    )?;
-                    // Rows due implausibly far ahead (saved while a clock
-                    // ran ahead) come after the rows really due.
-                    let room = limit - due.len() as i64;
-                    if room > 0 {
-                        due.extend(tx.exec(
-                            &sql.claim_ahead,
-                            (id_shop, action, due_bound, server_now, lease_bound, room),
-                        )?);
-                    }
-                    due
-                }
-            };
-            if found.is_empty() {
-                tx.commit()?;
-                return Ok(Vec::new());
+                )?)?;
+                lease(&mut tx, &rows)?;
             }
-            let rows = rows_from(std::mem::take(&mut found))?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            // Text protocol, values written in: an id list has a new text
-            // every time, and preparing it would cost a round trip more.
-            tx.query_drop(format!(
-                "UPDATE `{table}` SET locked_by = {}, locked_until = {} \
-                 WHERE id_shoppingfeed_order_sync_queue IN ({})",
-                text_literal(claim),
-                server_now.saturating_add(lease_secs),
-                id_list(&ids)
-            ))?;
+            for _ in 0..MAX_ROUNDS {
+                let room = limit - rows.len() as i64;
+                if only.is_some() || room <= 0 {
+                    break;
+                }
+                let mut candidates: Vec<i64> = tx.exec(
+                    &sql.claim_due,
+                    (id_shop, action, server_now, server_now, lease_bound, room),
+                )?;
+                // Rows due implausibly far ahead (saved while a clock ran
+                // ahead) come after the rows really due.
+                let more = room - candidates.len() as i64;
+                if more > 0 {
+                    candidates.extend(tx.exec::<i64, _, _>(
+                        &sql.claim_ahead,
+                        (id_shop, action, due_bound, server_now, lease_bound, more),
+                    )?);
+                }
+                // A lease this claim wrote that reads as over (a lease
+                // ending before `now`, or beyond any setting) must not
+                // give a row twice.
+                candidates.retain(|id| !rows.iter().any(|r| r.id == *id));
+                if candidates.is_empty() {
+                    break;
+                }
+                let locked = rows_from(tx.query(lock_sql(
+                    table,
+                    &candidates,
+                    id_shop,
+                    action,
+                    server_now,
+                    due_bound,
+                    lease_bound,
+                ))?)?;
+                lease(&mut tx, &locked)?;
+                let all_taken = locked.len() == candidates.len();
+                rows.extend(locked);
+                if all_taken {
+                    break;
+                }
+            }
             tx.commit()?;
+            // Oldest first, the rows really due before those due
+            // implausibly far ahead.
+            rows.sort_by_key(|r| (r.update_at > due_bound, r.update_at, r.id));
             Ok(rows)
         })
     }

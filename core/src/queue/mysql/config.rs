@@ -138,7 +138,16 @@ impl MysqlConfig {
         };
         let mut tls = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // A bare `prefix` is what an unquoted URL becomes in php.ini or
+            // `php -d` (PHP's INI parser stops the value at `=`): refused,
+            // rather than silently using the table without a prefix.
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(refused(&format!(
+                    "option '{}' has no value (quote the whole URL in php.ini and in php -d: \
+                     unquoted, PHP cuts it at the first '=')",
+                    crate::text::shorten(pair, 40)
+                )));
+            };
             let value = percent_decode(value)
                 .ok_or_else(|| refused(&format!("option {key} is badly encoded")))?;
             match key {
@@ -351,6 +360,10 @@ mod tests {
             ("mysql://u:s3cretpw@h/db?colour=red", "unknown option"),
             ("mysql://u:s3cret%zz@h/db", "password is badly encoded"),
             ("mysql://u:s3cretpw@h/db?tls=maybe", "tls=maybe"),
+            (
+                "mysql://u:s3cretpw@h/db?prefix",
+                "option 'prefix' has no value",
+            ),
         ] {
             let e = MysqlConfig::from_url(url).expect_err(url);
             assert!(e.message().contains(why), "{url}: {e}");

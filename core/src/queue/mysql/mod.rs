@@ -37,6 +37,7 @@ pub mod config;
 pub mod connection;
 mod errors;
 mod inspection;
+mod overview;
 mod rows;
 mod saves;
 pub mod schema;
@@ -45,8 +46,8 @@ mod transfer;
 pub use config::{MysqlConfig, Tls, TABLE};
 
 use crate::error::Result;
-use crate::model::Row;
-use crate::queue::{Applied, Change, QueueStore};
+use crate::model::{Row, State};
+use crate::queue::{Applied, Change, Overview, QueueStore};
 use connection::Link;
 use errors::Failure;
 use serde_json::Value;
@@ -256,6 +257,14 @@ impl QueueStore for MysqlStore {
 
     fn import(&self, rows: &[Row]) -> Result<u64> {
         self.named(self.import_rows(rows))
+    }
+
+    fn overview(&self, now: i64) -> Result<Overview> {
+        self.named(self.overview_lines(now))
+    }
+
+    fn list(&self, state: State, id_shop: Option<i64>, limit: i64) -> Result<Vec<Row>> {
+        self.named(self.rows_in_state(state, id_shop, limit))
     }
 
     fn describe(&self) -> String {

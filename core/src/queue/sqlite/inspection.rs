@@ -6,7 +6,7 @@ use super::errors::Res;
 use super::rows::{collect_rows, json_ids, row_columns, text_of};
 use super::SqliteStore;
 use crate::model::{self, Row, State};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 /// Rows deleted per transaction by `purge_done`, so that a large purge never
 /// holds the write lock for long.
@@ -31,10 +31,23 @@ SELECT state, COUNT(*) FROM shoppingfeed_order INDEXED BY shoppingfeed_order_sta
 WHERE state IN ('pending', 'sent', 'done', 'failed') AND id_shop = ?1
 GROUP BY state";
 
+/// Newest first: the newest failed row of an order is the one that goes
+/// back to pending when several are retried at once.
 const FAILED_ROWS: &str = "
-SELECT id_shoppingfeed_order, action FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
+SELECT id_shoppingfeed_order, action, id_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
 WHERE state = 'failed' AND id_shop = ?1
-  AND (?2 IS NULL OR id_order IN (SELECT value FROM json_each(?2)))";
+  AND (?2 IS NULL OR id_order IN (SELECT value FROM json_each(?2)))
+ORDER BY id_shoppingfeed_order DESC";
+
+/// The unclaimed pending row of (?1 order, ?2 shop, ?3 action), if any.
+const UNCLAIMED_PENDING: &str = "
+SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
+WHERE id_order = ?1 AND id_shop = ?2 AND action = ?3 AND state = 'pending' AND locked_by IS NULL
+ORDER BY id_shoppingfeed_order DESC LIMIT 1";
+
+const SUPERSEDE_FAILED: &str = "
+UPDATE shoppingfeed_order SET state = 'done', last_error = ?2, date_upd = ?3
+WHERE id_shoppingfeed_order = ?1";
 
 const RETRY_FAILED: &str = "
 UPDATE shoppingfeed_order
@@ -96,21 +109,46 @@ impl SqliteStore {
             None => None,
         };
         let tx = WriteTx::begin(&self.conn)?;
-        let failed: Vec<(i64, String)> = {
+        let failed: Vec<(i64, String, i64)> = {
             let mut stmt = self.conn.prepare_cached(FAILED_ROWS)?;
             let mut rows = stmt.query(params![id_shop, filter])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push((r.get(0)?, r.get(1)?));
+                out.push((r.get(0)?, r.get(1)?, r.get(2)?));
             }
             out
         };
-        let mut stmt = self.conn.prepare_cached(RETRY_FAILED)?;
+        // A failed row whose order already has an unclaimed pending row of
+        // the same action (saved after it failed, or a newer failed row of
+        // this call) is settled done as superseded: one unclaimed pending
+        // row per order and action, the newer snapshot wins (the MySQL
+        // store holds that rule by a unique key; docs/STATE-MACHINE.md).
         let mut n = 0u64;
-        for (id, action) in &failed {
-            n += stmt.execute(params![id, model::base_action(action), now])? as u64;
+        for (id, action, id_order) in &failed {
+            let base = model::base_action(action);
+            let newer: Option<i64> = self
+                .conn
+                .prepare_cached(UNCLAIMED_PENDING)?
+                .query_row(params![id_order, id_shop, base], |r| r.get(0))
+                .optional()?;
+            match newer {
+                Some(newer) => {
+                    self.conn
+                        .prepare_cached(SUPERSEDE_FAILED)?
+                        .execute(params![
+                            id,
+                            format!("superseded by a newer update (row {newer})"),
+                            now
+                        ])?;
+                }
+                None => {
+                    n += self
+                        .conn
+                        .prepare_cached(RETRY_FAILED)?
+                        .execute(params![id, base, now])? as u64;
+                }
+            }
         }
-        drop(stmt);
         tx.commit()?;
         Ok(n)
     }

@@ -32,6 +32,7 @@
 //! - `changes.rs`: `apply`, what each [`Change`] does to
 //!   a row; `supersede.rs`: a returning row that a newer update replaces.
 //! - `inspection.rs`: `get`, `find`, `counts`, `retry_failed`, `purge_done`.
+//! - `overview.rs`: `overview` and `list`, what an operator's commands read.
 //! - `checkpoints.rs`: the WAL hook, checkpoints, [`QueueStore::upkeep`].
 //! - `rows.rs`: decoding a row; `errors.rs`: what a failure says (the path, and
 //!   what to do for the causes a merchant can fix).
@@ -45,6 +46,7 @@ mod claims;
 mod connection;
 mod errors;
 mod inspection;
+mod overview;
 mod rows;
 mod saves;
 mod schema;
@@ -59,8 +61,8 @@ pub use claims::{CLOCK_MARGIN_SECS, MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 pub use schema::{Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use crate::error::Result;
-use crate::model::Row;
-use crate::queue::{Applied, Change, QueueStore, Upkeep};
+use crate::model::{Row, State};
+use crate::queue::{Applied, Change, Overview, QueueStore, Upkeep};
 use checkpoints::WalState;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -238,6 +240,14 @@ impl QueueStore for SqliteStore {
 
     fn import(&self, rows: &[Row]) -> Result<u64> {
         self.named(self.import_rows(rows))
+    }
+
+    fn overview(&self, now: i64) -> Result<Overview> {
+        self.named(self.overview_lines(now))
+    }
+
+    fn list(&self, state: State, id_shop: Option<i64>, limit: i64) -> Result<Vec<Row>> {
+        self.named(self.rows_in_state(state, id_shop, limit))
     }
 
     fn upkeep(&self, moment: Upkeep) {

@@ -24,6 +24,16 @@
  * $data keys read: 'shops' (list of shop ids, default every active shop),
  * 'time_budget' (seconds).
  *
+ * What it did is also written, once per run, where the merchant looks
+ * (classes/ShoppingfeedOrderSyncRunLog.php): classlib's ProcessLoggerHandler
+ * (the module's "Logs & crons" page) when it is there, else PrestaShop's
+ * logger, else stderr; the run's line, one per shop (sent, tickets read,
+ * settled: done, retried, failed; errors), the shops' error messages and
+ * the orders given up. Never a token or a password.
+ *
+ * A caller may follow the run (the CLI runner's progress lines):
+ * setProgressListener() gets one event per chain run.
+ *
  * Adding a field: register it in getActions() with its classlib suffix
  * ('Carrier' for ShoppingfeedOrderSyncCarrierActions).
  */
@@ -39,6 +49,8 @@ if (!class_exists('CronController') && class_exists('ShoppingfeedClasslib\Extens
 if (!class_exists('ActionsHandler') && class_exists('ShoppingfeedClasslib\Actions\ActionsHandler')) {
     class_alias('ShoppingfeedClasslib\Actions\ActionsHandler', 'ActionsHandler');
 }
+
+require_once dirname(__DIR__, 2) . '/classes/ShoppingfeedOrderSyncRunLog.php';
 
 class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronController
 {
@@ -60,6 +72,58 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
     protected $outOfTime = false;
     /** @var array<int, array> rows that reached STATE_FAILED in this run, by row id */
     protected $failedRows = [];
+    /** @var ShoppingfeedOrderSyncRunLog|null where the run's summary goes (made on first use) */
+    protected $runLog;
+    /** @var callable|null told after every chain run (see setProgressListener()) */
+    protected $progressListener;
+
+    /**
+     * Where this controller writes what it did; by default the first of
+     * classlib's process logger, PrestaShop's logger and stderr.
+     *
+     * @return $this
+     */
+    public function setRunLog(ShoppingfeedOrderSyncRunLog $runLog)
+    {
+        $this->runLog = $runLog;
+
+        return $this;
+    }
+
+    /** @return ShoppingfeedOrderSyncRunLog */
+    public function getRunLog()
+    {
+        if ($this->runLog === null) {
+            // classlib's CronController holds the running process's monitor:
+            // the process logger then files the lines under that process.
+            $process = isset($this->processMonitor) && is_object($this->processMonitor) ? $this->processMonitor : null;
+            $name = isset($this->processName) && is_string($this->processName) && $this->processName !== ''
+                ? $this->processName
+                : ShoppingfeedOrderSyncRunLog::DEFAULT_NAME;
+            $this->runLog = new ShoppingfeedOrderSyncRunLog(null, $process, $name);
+        }
+
+        return $this->runLog;
+    }
+
+    /**
+     * A callable told after every chain run, with one array: id_shop,
+     * action, chain ('check' or 'send'), rows (claimed by the chain), sent,
+     * succeeded, pending, failed, errors (counts of that chain's report),
+     * requests (HTTP requests the chain needed: one per batch of tickets
+     * read, one per operation and 100 orders sent) and in_flight (how many
+     * of them the extension ran at once: at most 10). The extension runs a
+     * chain's requests inside one call, so these are the chain's figures,
+     * told when it ends. A listener that throws is dropped.
+     *
+     * @return $this
+     */
+    public function setProgressListener(?callable $listener)
+    {
+        $this->progressListener = $listener;
+
+        return $this;
+    }
 
     /**
      * @param mixed $data
@@ -78,13 +142,23 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
         $this->outOfTime = false;
         $this->failedRows = [];
 
+        $log = $this->getRunLog()->open();
         $summary = [];
         $totals = self::emptyStats();
-        foreach ($this->getShopIds($data) as $idShop) {
-            $summary[$idShop] = $this->processShop($idShop);
-            foreach (array_keys($totals) as $key) {
-                $totals[$key] += $summary[$idShop][$key];
+        try {
+            foreach ($this->getShopIds($data) as $idShop) {
+                $summary[$idShop] = $this->processShop($idShop);
+                foreach (array_keys($totals) as $key) {
+                    $totals[$key] += $summary[$idShop][$key];
+                }
             }
+        } catch (Throwable $e) {
+            // Not a shop's error (those are caught per shop): the run stops;
+            // its log still says what was done before, and why it stopped.
+            $log->error(sprintf('run stopped after %d shop(s): %s: %s', count($summary), get_class($e), $e->getMessage()));
+            $log->close();
+
+            throw $e;
         }
 
         $failedOrders = [];
@@ -98,7 +172,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             ];
         }
 
-        return [
+        $result = [
             'started_at' => gmdate('Y-m-d H:i:s', (int) $started),
             'duration_ms' => (int) round((microtime(true) - $started) * 1000),
             'budget_seconds' => $budget,
@@ -108,6 +182,9 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
             'failed_orders' => $failedOrders,
             'mail_sent' => $failedOrders ? $this->notifyMerchant($failedOrders) : false,
         ];
+        $log->runSummary($result)->close();
+
+        return $result;
     }
 
     /**
@@ -155,6 +232,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
 
         $token = Configuration::get(self::CONFIG_TOKEN, null, null, $idShop);
         $storeId = Configuration::get(self::CONFIG_STORE_ID, null, null, $idShop);
+        $this->getRunLog()->addSecret(is_string($token) ? $token : null);
         if (!is_string($token) || $token === '' || !is_numeric($storeId) || (int) $storeId <= 0) {
             $result['status'] = 'skipped';
             $result['message'] = 'no Shopping Feed token or store id for this shop';
@@ -228,6 +306,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
                 $this->collect($conveyor, $stats, $messages);
                 break;
             }
+            $this->tellProgress($base['id_shop'], $action, 'check', $conveyor);
             $stats['iterations']++;
             $stats['checked'] += count($batch);
             if ($this->collect($conveyor, $stats, $messages) === 0) {
@@ -247,6 +326,7 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
                 $this->collect($conveyor, $stats, $messages);
                 break;
             }
+            $this->tellProgress($base['id_shop'], $action, 'send', $conveyor);
             $stats['iterations']++;
             $this->collect($conveyor, $stats, $messages);
             // Rows done without a ticket: a state in no list, or an order the API reported as ignored.
@@ -381,13 +461,61 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
         return $new;
     }
 
+    /** A line of the run's log at once (severity as PrestaShop's: 1 information, 2 warning, 3 error). */
     protected function log($message, $severity = 1)
     {
-        $message = 'Shopping Feed order sync cron: ' . $message;
-        if (class_exists('PrestaShopLogger')) {
-            PrestaShopLogger::addLog($message, $severity, null, 'Shoppingfeed', null, true);
+        if ($severity >= 2) {
+            $this->getRunLog()->error($message);
         } else {
-            error_log($message);
+            $this->getRunLog()->info($message);
+        }
+    }
+
+    /**
+     * Tells the progress listener what one chain did. The request counts
+     * follow the extension's rules (contract: one request per operation and
+     * 100 orders; tickets read by batch id; 10 requests in flight at most).
+     */
+    protected function tellProgress($idShop, $action, $chain, array $conveyor)
+    {
+        if ($this->progressListener === null) {
+            return;
+        }
+        $count = static function ($key) use ($conveyor) {
+            return isset($conveyor[$key]) && is_array($conveyor[$key]) ? count($conveyor[$key]) : 0;
+        };
+        $batch = isset($conveyor['batch']) && is_array($conveyor['batch']) ? $conveyor['batch'] : [];
+        $requests = 0;
+        if ($chain === 'check') {
+            $batches = [];
+            foreach ($batch as $row) {
+                if (is_array($row) && isset($row['batch_id']) && $row['batch_id'] !== '') {
+                    $batches[(string) $row['batch_id']] = true;
+                }
+            }
+            $requests = count($batches);
+        } elseif (isset($conveyor['operations']) && is_array($conveyor['operations'])) {
+            foreach ($conveyor['operations'] as $rows) {
+                $requests += is_array($rows) ? (int) ceil(count($rows) / 100) : 0;
+            }
+        }
+        try {
+            call_user_func($this->progressListener, [
+                'id_shop' => (int) $idShop,
+                'action' => (string) $action,
+                'chain' => $chain,
+                'rows' => count($batch),
+                'sent' => $count('sent'),
+                'succeeded' => $count('succeeded'),
+                'pending' => $count('pending'),
+                'failed' => $count('failed'),
+                'errors' => $count('errors'),
+                'requests' => $requests,
+                'in_flight' => min($requests, 10),
+            ]);
+        } catch (Throwable $e) {
+            $this->progressListener = null;
+            $this->log('the progress listener failed and was dropped: ' . $e->getMessage(), 2);
         }
     }
 
