@@ -1322,8 +1322,17 @@ fn a_wrong_store_id_stops_the_run_and_loses_no_attempt() {
         other => panic!("expected Error::Api, got {other:?}"),
     }
     assert!(err.is_api());
-    // One POST per request (100 + 50), none split, no order blamed.
-    assert_eq!(e.order_posts().len(), 2);
+    // At most one POST per request (100 + 50), none split, no order
+    // blamed. The run stops at the first answer naming the wrong store: the
+    // second request may or may not have reached the API by then (both
+    // start together; which one the sandbox logs first is the machine's
+    // timing), so one or two POSTs, never more.
+    let posts = e.order_posts();
+    assert!((1..=2).contains(&posts.len()), "{posts:?}");
+    assert!(
+        posts.iter().all(|(_, status, _)| *status == Some(404)),
+        "{posts:?}"
+    );
     for r in e.rows(&ids) {
         assert_eq!(
             (r.state, r.attempts, r.failures, r.last_error.as_deref()),
