@@ -7,6 +7,7 @@
 //! `attempts + 1`, later `update_at`) | `failed`. A claim is exclusive until
 //! it is settled or its lease ends.
 
+pub mod bounds;
 pub mod mysql;
 pub mod open;
 pub mod sqlite;
@@ -145,8 +146,8 @@ pub trait QueueStore {
     /// Clock steps: a lease ending, or a due time, further ahead of `now`
     /// than any setting allows (it was written while the clock ran ahead) is
     /// not believed: the lease is over, the row is due (after the rows
-    /// really due). The SQLite bounds: [`sqlite::MAX_LEASE_AHEAD_SECS`],
-    /// [`sqlite::MAX_DUE_AHEAD_SECS`]; a store must use bounds at least as
+    /// really due). The bounds: [`bounds::MAX_LEASE_AHEAD_SECS`],
+    /// [`bounds::MAX_DUE_AHEAD_SECS`]; a store must use bounds at least as
     /// large as the settings' maxima.
     #[allow(clippy::too_many_arguments)]
     fn claim(

@@ -49,7 +49,7 @@ use super::errors::Res;
 use super::rows::{id_list, rows_from, text_literal, ROW_COLUMNS};
 use super::MysqlStore;
 use crate::model::Row;
-use crate::queue::sqlite::{MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
+use crate::queue::bounds::{MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 use mysql::prelude::Queryable;
 use mysql::{Transaction, TxOpts};
 

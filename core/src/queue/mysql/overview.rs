@@ -6,7 +6,7 @@ use super::errors::{Failure, Res};
 use super::rows::{rows_from, ROW_COLUMNS};
 use super::MysqlStore;
 use crate::model::{Row, State};
-use crate::queue::sqlite::{MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
+use crate::queue::bounds::{MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 use crate::queue::{Overview, OverviewLine};
 use mysql::prelude::Queryable;
 

@@ -31,19 +31,9 @@ use super::SqliteStore;
 use crate::model::Row;
 use rusqlite::params;
 
-/// What the clocks of two writers of one file may differ by (the same
-/// host, or hosts kept by NTP), added to both bounds.
-pub const CLOCK_MARGIN_SECS: i64 = 60;
-
-/// A live lease never ends further ahead than this: `LEASE_TIME`'s maximum
-/// (`settings::lease_time`, 86 400 s) and [`CLOCK_MARGIN_SECS`].
-pub const MAX_LEASE_AHEAD_SECS: i64 = 86_400 + CLOCK_MARGIN_SECS;
-
-/// A row is never due further ahead than this: the larger of `TIME_SHIFT`'s
-/// maximum (`settings::time_shift_minutes`, 10 080 min = 604 800 s) and the
-/// retry cap (`retry::MAX_RETRY_DELAY_SECS`, 3600 s), and
-/// [`CLOCK_MARGIN_SECS`].
-pub const MAX_DUE_AHEAD_SECS: i64 = 604_800 + CLOCK_MARGIN_SECS;
+// The bounds are the store-neutral ones (`queue::bounds`), re-exported
+// here where the SQLite claim uses them.
+pub use crate::queue::bounds::{CLOCK_MARGIN_SECS, MAX_DUE_AHEAD_SECS, MAX_LEASE_AHEAD_SECS};
 
 /// `?1` claim token, `?2` lease end, `?3` shop, `?4` action, `?5` now,
 /// `?6` limit, `?7` the furthest believable lease end, `?8` the furthest
