@@ -55,8 +55,15 @@ impl From<rusqlite::Error> for Error {
 /// API token can never reach an exception or a log line, whatever produced
 /// the text.
 pub fn redact(text: &str, secret: &str) -> String {
+    redact_as(text, secret, "[token redacted]")
+}
+
+/// [`redact`] with what stands in for the secret (a database password is
+/// "[password redacted]"). A secret shorter than 4 bytes is left alone: it
+/// would blank out ordinary words, and nothing quotes it anyway.
+pub fn redact_as(text: &str, secret: &str, shown: &str) -> String {
     if secret.len() < 4 {
         return text.to_string();
     }
-    text.replace(secret, "[token redacted]")
+    text.replace(secret, shown)
 }

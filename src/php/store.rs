@@ -93,16 +93,17 @@ pub fn current() -> Result<Store, Error> {
         let full = ini::synchronous_full();
         // One connection per queue and durability mode (a FULL connection
         // is keyed apart: `synchronous` is a property of the connection).
-        // `prestashop`: the constants are read at every call (a few hash
+        // `prestashop`: the constants are read at every call (five hash
         // lookups), in the process that uses the queue, never at module
-        // startup; they are part of the key, because one PHP-FPM pool may
-        // serve several shops, each with its own database.
-        let prestashop = match kind {
-            StoreKind::PrestaShop => Some(prestashop_db::config()?),
+        // startup; their raw values are part of the key, because one
+        // PHP-FPM pool may serve several shops, each with its own database.
+        // They are parsed only when the queue is opened.
+        let constants = match kind {
+            StoreKind::PrestaShop => Some(prestashop_db::constants()?),
             _ => None,
         };
-        let mut key = match &prestashop {
-            Some(config) => format!("prestashop\0{}\0{}", config.shown(), config.password),
+        let mut key = match &constants {
+            Some(values) => format!("prestashop\0{}", values.join("\0")),
             None => database.clone(),
         };
         if full {
@@ -122,6 +123,10 @@ pub fn current() -> Result<Store, Error> {
         }
         let excess = (guard.open.len() + 1).saturating_sub(MAX_OPEN_QUEUES);
         close_least_recent(&mut guard.open, excess);
+        let prestashop = match &constants {
+            Some(values) => Some(prestashop_db::config_of(values)?),
+            None => None,
+        };
         let opts = options(full, prestashop);
         let store: Store = match queue::open(&database, &opts) {
             Ok(s) => Rc::from(s),

@@ -130,13 +130,7 @@ fn advice(e: &MyError) -> &'static str {
 }
 
 fn scrub_text(text: &str, password: &str) -> String {
-    // A very short password would blank out ordinary words; the client
-    // library never quotes it anyway: this is only a last guard.
-    if password.len() < 4 {
-        text.to_string()
-    } else {
-        text.replace(password, "[password redacted]")
-    }
+    crate::error::redact_as(text, password, "[password redacted]")
 }
 
 fn scrub(e: Error, password: &str) -> Error {
