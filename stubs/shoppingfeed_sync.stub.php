@@ -221,6 +221,15 @@ abstract class ShoppingfeedOrderSyncActions
     public function __construct() {}
 
     /**
+     * "[Order: 12]": the log prefix of today's Shopping Feed module, which
+     * calls ShoppingfeedOrderSyncActions::getLogPrefix() in its order import
+     * and hooks (outside any try). Never throws.
+     *
+     * @param mixed $idOrder an order id (int or string), or nothing
+     */
+    public static function getLogPrefix($idOrder = null): string {}
+
+    /**
      * Replaces the conveyor.
      *
      * @return static $this

@@ -17,6 +17,25 @@ final class ModuleCoexistenceTest extends SyncTestCase
         $this->assertTrue((new ReflectionClass('ShoppingfeedOrderSyncQueue'))->isFinal());
     }
 
+    /**
+     * Today's module calls ShoppingfeedOrderSyncActions::getLogPrefix($idOrder)
+     * in addOrderTask() and in its order import's error path, outside any
+     * try: the extension's class of that name answers it as the module's did.
+     */
+    public function testTheModulesStaticGetLogPrefixIsAnswered(): void
+    {
+        $this->assertSame('[Order: 12]', ShoppingfeedOrderSyncActions::getLogPrefix(12));
+        $this->assertSame('[Order: 12]', ShoppingfeedOrderSyncActions::getLogPrefix('12'));
+        $this->assertSame('[Order: ]', ShoppingfeedOrderSyncActions::getLogPrefix());
+        $this->assertSame('[Order: ]', ShoppingfeedOrderSyncActions::getLogPrefix(null));
+        $this->assertSame('[Order: 7]', ShoppingfeedOrderSyncStatusActions::getLogPrefix(7));
+        // Whatever the module hands it, it never throws.
+        $this->assertSame('[Order: ]', ShoppingfeedOrderSyncActions::getLogPrefix([1, 2]));
+        $this->assertSame('[Order: ]', ShoppingfeedOrderSyncActions::getLogPrefix(new stdClass()));
+        $method = new ReflectionMethod('ShoppingfeedOrderSyncActions', 'getLogPrefix');
+        $this->assertTrue($method->isStatic() && $method->isPublic());
+    }
+
     public function testTheModulesShoppingfeedOrderAndTheQueueWorkInOneProcess(): void
     {
         $fixture = __DIR__ . '/fixtures/module-beside-extension.php';

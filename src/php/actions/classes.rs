@@ -71,6 +71,14 @@ macro_rules! actions_methods {
                 claim::settle(self, ids, state, message, orderFailure)
             }
 
+            /// The module's log prefix, `[Order: 12]`: today's Shopping Feed
+            /// module calls `ShoppingfeedOrderSyncActions::getLogPrefix()` in
+            /// its order import and its hooks, outside any try, so the class
+            /// that takes its name over must answer it.
+            pub fn get_log_prefix(idOrder: Option<&Zval>) -> String {
+                protocol::log_prefix(idOrder)
+            }
+
             $($extra)*
         }
     };

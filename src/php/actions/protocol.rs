@@ -57,3 +57,32 @@ pub(super) fn forward<T: RegisteredClass + HasState>(
         Err(e) => Err(from_core(e)),
     }
 }
+
+/// `[Order: <id>]`, the prefix today's module puts before its log lines
+/// (untranslated: the extension has no PrestaShop translations). Any value
+/// PHP's `sprintf('%s')` would print is accepted, nothing throws: the module
+/// calls it outside its try blocks.
+pub(super) fn log_prefix(id_order: Option<&Zval>) -> String {
+    let shown = match id_order {
+        None => String::new(),
+        Some(v) if v.is_null() => String::new(),
+        Some(v) => {
+            if let Some(i) = v.long() {
+                i.to_string()
+            } else if let Some(s) = v.str() {
+                s.to_string()
+            } else if let Some(b) = v.bool() {
+                if b {
+                    "1".into()
+                } else {
+                    String::new()
+                }
+            } else if let Some(d) = v.double() {
+                d.to_string()
+            } else {
+                String::new()
+            }
+        }
+    };
+    format!("[Order: {shown}]")
+}
