@@ -59,8 +59,8 @@ pub(super) fn forward<T: RegisteredClass + HasState>(
 }
 
 /// `[Order: <id>]`, the prefix today's module puts before its log lines
-/// (untranslated: the extension has no PrestaShop translations). Any value
-/// PHP's `sprintf('%s')` would print is accepted, nothing throws: the module
+/// (untranslated: the extension has no PrestaShop translations). Any value is
+/// accepted (arrays and objects print nothing), nothing throws: the module
 /// calls it outside its try blocks.
 pub(super) fn log_prefix(id_order: Option<&Zval>) -> String {
     let shown = match id_order {
