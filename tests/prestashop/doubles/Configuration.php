@@ -1,0 +1,61 @@
+<?php
+/**
+ * Stand-in for PrestaShop's Configuration, reading and writing the
+ * `configuration` table. get(): the shop's row, else its shop group's row,
+ * else the global row (both ids NULL), else false; values are strings.
+ * updateValue() writes at the level given (shop, group, or global).
+ */
+class Configuration
+{
+    public static function get($key, $idLang = null, $idShopGroup = null, $idShop = null, $default = false)
+    {
+        $db = Db::getInstance();
+        $name = "name = '" . $db->escape($key) . "'";
+        if ($idShop) {
+            $v = $db->getValue('SELECT value FROM ' . _DB_PREFIX_ . "configuration WHERE $name AND id_shop = " . (int) $idShop);
+            if ($v !== false) {
+                return (string) $v;
+            }
+            if (!$idShopGroup) {
+                $idShopGroup = $db->getValue('SELECT id_shop_group FROM ' . _DB_PREFIX_ . 'shop WHERE id_shop = ' . (int) $idShop);
+            }
+        }
+        if ($idShopGroup) {
+            $v = $db->getValue('SELECT value FROM ' . _DB_PREFIX_ . "configuration WHERE $name AND id_shop IS NULL AND id_shop_group = " . (int) $idShopGroup);
+            if ($v !== false) {
+                return (string) $v;
+            }
+        }
+        $v = $db->getValue('SELECT value FROM ' . _DB_PREFIX_ . "configuration WHERE $name AND id_shop IS NULL AND id_shop_group IS NULL");
+
+        return $v === false ? $default : (string) $v;
+    }
+
+    public static function updateValue($key, $value, $html = false, $idShopGroup = null, $idShop = null)
+    {
+        $db = Db::getInstance();
+        if ($idShop && !$idShopGroup) {
+            $idShopGroup = (int) $db->getValue('SELECT id_shop_group FROM ' . _DB_PREFIX_ . 'shop WHERE id_shop = ' . (int) $idShop);
+        }
+        $where = "name = '" . $db->escape($key) . "' AND "
+            . ($idShop ? 'id_shop = ' . (int) $idShop : 'id_shop IS NULL') . ' AND '
+            . ($idShopGroup ? 'id_shop_group = ' . (int) $idShopGroup : 'id_shop_group IS NULL');
+        $now = date('Y-m-d H:i:s');
+        if ($db->getValue('SELECT id_configuration FROM ' . _DB_PREFIX_ . "configuration WHERE $where")) {
+            return $db->update('configuration', ['value' => (string) $value, 'date_upd' => $now], $where);
+        }
+
+        return $db->insert('configuration', ['name' => $key, 'value' => (string) $value,
+            'id_shop_group' => $idShopGroup ?: null, 'id_shop' => $idShop ?: null, 'date_add' => $now, 'date_upd' => $now]);
+    }
+
+    public static function updateGlobalValue($key, $value, $html = false)
+    {
+        return self::updateValue($key, $value, $html, 0, 0);
+    }
+
+    public static function deleteByName($key)
+    {
+        return Db::getInstance()->delete('configuration', "name = '" . Db::getInstance()->escape($key) . "'");
+    }
+}
