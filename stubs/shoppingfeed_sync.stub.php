@@ -39,6 +39,10 @@
  * - SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS  order-specific failures before STATE_FAILED (5)
  * - SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY   seconds; n-th retry waits DELAY x 2^(n-1), +-20 %, max 3600 (60)
  * - SHOPPINGFEED_ORDER_STATUS_LEASE_TIME    seconds a claim lasts (300)
+ * - SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT hours a ship without tracking_number waits for one,
+ *                                           from its first save, no attempt counted (4; 0 = at
+ *                                           once; at most 168); a snapshot with
+ *                                           tracking_expected => false never waits
  *
  * The conveyor (classlib's array handed from action to action):
  *
@@ -50,7 +54,11 @@
  *                          or reference + marketplace; id_order_state; carrier,
  *                          tracking_number, tracking_url; reason; refund
  * - token                  Shopping Feed API token (API steps; never in a message)
- * - shoppingfeed_store_id  Shopping Feed store id, int (API steps)
+ * - shoppingfeed_store_id  Shopping Feed store id, int (API steps). Extension: on
+ *                          saveOrder it tags the row with its store (find(): key
+ *                          shoppingfeed_store_id, 0 = none; a save without it keeps
+ *                          the row's tag); on getBatch only rows of that store or
+ *                          untagged ones are claimed (one token, one store)
  * - settings               optional overrides of the settings, keyed by name
  * - deadline               optional (extension): Unix time in seconds (int or float,
  *                          as microtime(true)) at which checkTickets stops reading
@@ -268,6 +276,8 @@ abstract class ShoppingfeedOrderSyncActions
      * Claims the due rows of the conveyor's shop and order_action, oldest
      * first, up to SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS, leased for
      * SHOPPINGFEED_ORDER_STATUS_LEASE_TIME seconds. Sets batch and claim.
+     * With shoppingfeed_store_id, only rows tagged with that store or
+     * untagged ones.
      *
      * @return bool false when nothing is due
      *

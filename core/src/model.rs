@@ -92,6 +92,10 @@ pub struct Row {
     pub update_at: i64,
     pub date_add: i64,
     pub date_upd: i64,
+    /// The Shopping Feed store the update belongs to (the store of the
+    /// token its order was imported with), 0 when the saver did not say: a
+    /// claim for one store takes only its rows and untagged ones.
+    pub store_id: i64,
 }
 
 /// Checks an action name: upper-case letters, digits and `_`, 1 to 64 chars.
@@ -379,6 +383,7 @@ impl Row {
             update_at: 0,
             date_add: 0,
             date_upd: 0,
+            store_id: 0,
         }
     }
 }

@@ -19,9 +19,10 @@ pub const DELIVERED: &str = "SHOPPINGFEED_DELIVERED_ORDERS";
 pub const MAX_ATTEMPTS: &str = "SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS";
 pub const RETRY_DELAY: &str = "SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY";
 pub const LEASE_TIME: &str = "SHOPPINGFEED_ORDER_STATUS_LEASE_TIME";
+pub const TRACKING_WAIT: &str = "SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT";
 
 /// Every setting the extension reads, for documentation and Reflection tests.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     REAL_TIME,
     MAX_ORDERS,
     TIME_SHIFT,
@@ -32,6 +33,7 @@ pub const ALL: [&str; 10] = [
     MAX_ATTEMPTS,
     RETRY_DELAY,
     LEASE_TIME,
+    TRACKING_WAIT,
 ];
 
 /// Where raw setting values come from. `Ok(None)` means "not set: use the
@@ -166,6 +168,16 @@ pub fn time_shift_minutes(src: &dyn SettingsSource) -> Result<i64> {
 /// The limit on order-specific failures: a row reaching it becomes
 /// `failed` (the setting keeps its historical name, `..._MAX_ATTEMPTS`;
 /// outages count as attempts but never as failures, see [`crate::retry`]).
+/// Hours a `ship` without a tracking number waits for one, counted from the
+/// update's first save (`date_add`), before it goes without. 4 by default:
+/// long enough for a merchant who types the number after packing, short
+/// enough that a marketplace's ship-by deadline (counted from the shipment
+/// confirmation) is not missed because of it. 0 sends at once; at most 168
+/// (a week, within the clock-step bound on due times).
+pub fn tracking_wait_hours(src: &dyn SettingsSource) -> Result<i64> {
+    int_setting(src, TRACKING_WAIT, 4, 0, 168)
+}
+
 pub fn max_failures(src: &dyn SettingsSource) -> Result<i64> {
     int_setting(src, MAX_ATTEMPTS, 5, 1, 1_000)
 }

@@ -127,6 +127,7 @@ impl Env {
                 id_order,
                 action: SYNC.into(),
                 snapshot,
+                store_id: 0,
             },
             time::now(),
         )
@@ -203,6 +204,7 @@ fn save_validates_and_leaves_the_queue_untouched() {
         id_order,
         action: action.into(),
         snapshot,
+        store_id: 0,
     };
     let now = time::now();
     let err = |r: SaveRequest, s: &Map<String, Value>| match engine::save(&e.store, s, &r, now) {
@@ -261,6 +263,7 @@ fn latest_snapshot_wins() {
         id_order: 70,
         action: SYNC.into(),
         snapshot,
+        store_id: 0,
     };
     let a = engine::save(&e.store, &s, &r(first), now - 10).unwrap();
     let b = engine::save(&e.store, &s, &r(ship_snapshot(7)), now).unwrap();
@@ -290,6 +293,7 @@ fn shipped_updates_wait_for_the_time_shift() {
                 id_order,
                 action: SYNC.into(),
                 snapshot: snap,
+                store_id: 0,
             },
             now,
         )
@@ -411,6 +415,66 @@ fn prepare_maps_states_and_settles_unmapped_rows() {
     let m =
         engine::prepare(&e.store, &bad, &claim.rows, Some(&claim.token), time::now()).unwrap_err();
     assert!(m.message().contains(settings::DELIVERED));
+}
+
+#[test]
+fn a_ship_without_tracking_number_waits_for_one() {
+    let e = env();
+    let s = settings_map(&[(settings::TRACKING_WAIT, json!("4"))]);
+    let now = time::now();
+    let without = |id: i64| {
+        let mut snap = ship_snapshot(id);
+        snap["tracking_number"] = json!(" ");
+        snap["tracking_url"] = json!("");
+        snap
+    };
+    let waiting = e.save(&s, 1, without(1));
+    let mut no_tracking_carrier = without(2);
+    no_tracking_carrier["tracking_expected"] = json!(false);
+    let pickup = e.save(&s, 2, no_tracking_carrier);
+    let tracked = e.save(&s, 3, ship_snapshot(3));
+    let mut cancel = without(4);
+    cancel["id_order_state"] = json!(6);
+    let cancelled = e.save(&s, 4, cancel);
+    let claim = engine::claim(&e.store, &s, SHOP, SYNC, None, now).unwrap();
+    assert_eq!(claim.rows.len(), 4);
+    let p = engine::prepare(&e.store, &s, &claim.rows, Some(&claim.token), now).unwrap();
+    let sent: Vec<i64> = sorted(p.operations.values().flatten().map(|r| r.id).collect());
+    assert_eq!(sent, sorted(vec![pickup, tracked, cancelled]));
+    assert_eq!(p.report.pending, vec![waiting]);
+    let r = e.row(waiting);
+    assert_eq!((r.state, r.attempts, r.failures), (State::Pending, 0, 0));
+    assert_eq!(r.update_at, r.date_add + 4 * 3600, "due when the wait ends");
+    assert!(r.last_error.unwrap().contains(settings::TRACKING_WAIT));
+    // Once the wait is over, it goes without.
+    let later = r.date_add + 4 * 3600;
+    // (The other rows' leases have ended by then too: they come back.)
+    let claim = engine::claim(&e.store, &s, SHOP, SYNC, None, later).unwrap();
+    assert!(claim.rows.iter().any(|r| r.id == waiting));
+    let p = engine::prepare(&e.store, &s, &claim.rows, Some(&claim.token), later).unwrap();
+    assert!(p.operations[&Operation::Ship]
+        .iter()
+        .any(|r| r.id == waiting));
+    assert!(p.report.pending.is_empty());
+    // 0 sends at once; the default waits; the setting's bounds are checked.
+    let at_once = settings_map(&[(settings::TRACKING_WAIT, json!(0))]);
+    let now_row = e.save(&at_once, 5, without(5));
+    let claim = engine::claim(&e.store, &at_once, SHOP, SYNC, None, time::now()).unwrap();
+    let p = engine::prepare(
+        &e.store,
+        &at_once,
+        &claim.rows,
+        Some(&claim.token),
+        time::now(),
+    )
+    .unwrap();
+    assert_eq!(p.operations[&Operation::Ship][0].id, now_row);
+    assert_eq!(settings::tracking_wait_hours(&Map::new()).unwrap(), 4);
+    let bad = settings_map(&[(settings::TRACKING_WAIT, json!("169"))]);
+    assert!(settings::tracking_wait_hours(&bad)
+        .unwrap_err()
+        .message()
+        .contains(settings::TRACKING_WAIT));
 }
 
 #[test]

@@ -115,6 +115,7 @@ impl Soak {
                         "tracking_url": format!("https://t.example/1Z{id}"),
                         "reason": "soak",
                     }),
+                    store_id: 0,
                 },
                 time::now(),
             )

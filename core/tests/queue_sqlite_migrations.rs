@@ -53,6 +53,7 @@ fn fixture_rows() -> Vec<Row> {
         update_at: T0,
         date_add: T0,
         date_upd: T0,
+        store_id: 0,
     };
     let ship = Some(Operation::Ship);
     vec![

@@ -153,6 +153,19 @@ enum Route {
 }
 
 impl Route {
+    /// The store the route names, if any.
+    fn store(&self) -> Option<i64> {
+        match self {
+            Route::Store { store }
+            | Route::Order { store, .. }
+            | Route::OrderList { store }
+            | Route::OrderOne { store, .. }
+            | Route::TicketList { store }
+            | Route::TicketOne { store, .. } => *store,
+            _ => None,
+        }
+    }
+
     fn of(method: &Method, path: &str) -> Route {
         let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let want = |m: Method, r: Route| {
@@ -341,6 +354,15 @@ async fn dispatch(
         Route::Ping => json_resp(200, format!("{{\"timestamp\":{}}}", unix_ms() / 1000)),
         Route::Auth => auth(shared, req).await,
         _ if !auth_ok => problem(403, "Service not authorized"),
+        // An account sees only its own stores: another account's store is
+        // not found for this token (as the API answers).
+        _ if route
+            .store()
+            .is_some_and(|s| !shared.lock().token_has_store(token, s)) =>
+        {
+            let s = route.store().unwrap_or_default();
+            problem(404, &format!("Store {s} not found"))
+        }
         Route::Me => hal::me(shared, token),
         Route::Store { store } => hal::store(shared, store),
         Route::OrderList { store } => hal::order_list(shared, store, req.uri().query()),

@@ -34,7 +34,13 @@ fn store_json(id: i64) -> Value {
 /// with `echo_token` (see [`TOKEN_STAND_IN`]).
 pub fn me(shared: &Shared, caller_token: &str) -> Resp {
     let st = shared.lock();
-    let stores: Vec<Value> = st.cfg.store_ids.iter().map(|&id| store_json(id)).collect();
+    let stores: Vec<Value> = st
+        .cfg
+        .store_ids
+        .iter()
+        .filter(|&&id| st.token_has_store(caller_token, id))
+        .map(|&id| store_json(id))
+        .collect();
     let token = if st.cfg.quirks.echo_token {
         caller_token
     } else {

@@ -174,6 +174,10 @@ pub struct Batch {
 pub struct RuntimeConfig {
     pub tokens: Vec<String>,
     pub store_ids: Vec<i64>,
+    /// Accounts: a token listed here sees only these stores (several
+    /// Shopping Feed stores, each with its own token); a token not listed
+    /// sees every store of `store_ids`.
+    pub token_stores: HashMap<String, Vec<i64>>,
     pub latency_ms: u64,
     pub ticket_delay_ms: u64,
     pub hang: bool,
@@ -193,6 +197,7 @@ impl RuntimeConfig {
         RuntimeConfig {
             tokens: c.tokens.clone(),
             store_ids: c.store_ids.clone(),
+            token_stores: HashMap::new(),
             latency_ms: c.latency_ms,
             ticket_delay_ms: c.ticket_delay_ms,
             hang: false,
@@ -426,6 +431,14 @@ impl State {
 
     pub fn has_store(&self, s: i64) -> bool {
         self.cfg.store_ids.contains(&s)
+    }
+
+    /// Whether this token's account holds store `s` (see `token_stores`).
+    pub fn token_has_store(&self, token: &str, s: i64) -> bool {
+        self.cfg
+            .token_stores
+            .get(token)
+            .is_none_or(|stores| stores.contains(&s))
     }
 
     // ---- request accounting -------------------------------------------

@@ -2,6 +2,7 @@
 //! `/_sandbox/faults` specs, parsed here so a bad value is a 400 naming it.
 
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 use crate::rate_limit;
 use crate::state::{Fault, FaultKind, FaultOn, RuntimeConfig};
@@ -20,6 +21,7 @@ pub fn config_json(c: &RuntimeConfig) -> String {
         "unknown_batches": unknown,
         "store_ids": c.store_ids,
         "token_count": c.tokens.len(),
+        "token_store_count": c.token_stores.len(),
         "rate_limit": rate_limit::to_json(c.rate_limit),
     });
     if let Value::Object(m) = &mut v {
@@ -115,6 +117,26 @@ pub fn merge_config(cur: &RuntimeConfig, v: &Value) -> Result<RuntimeConfig, Str
                 match s {
                     Some(s) => c.store_ids = s,
                     None => return Err("store_ids must be an array of integers".into()),
+                }
+            }
+            "token_stores" => {
+                // {"token": [store ids], ...}: each token sees only its stores.
+                let parsed: Option<HashMap<String, Vec<i64>>> = val.as_object().and_then(|m| {
+                    m.iter()
+                        .map(|(t, v)| {
+                            v.as_array()
+                                .and_then(|a| a.iter().map(Value::as_i64).collect())
+                                .map(|s| (t.clone(), s))
+                        })
+                        .collect()
+                });
+                match parsed {
+                    Some(map) => c.token_stores = map,
+                    None => {
+                        return Err(
+                            "token_stores must be an object: token => array of store ids".into(),
+                        )
+                    }
                 }
             }
             "rate_limit" => c.rate_limit = rate_limit::parse(val)?,

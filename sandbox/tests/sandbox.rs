@@ -278,6 +278,48 @@ fn unknown_things_are_404() {
     assert_problem(&fx.get("/v1/nowhere"), 404);
 }
 
+#[test]
+fn each_token_sees_only_its_own_stores() {
+    let fx = Fx::default();
+    fx.config(json!({
+        "tokens": [TOKEN, "token-of-7"],
+        "store_ids": [42, 7],
+        "token_stores": {"token-of-7": [7]}
+    }));
+    let post = |token: &str, store: i64| {
+        raw_request(
+            fx.addr,
+            "POST",
+            &format!("/v1/store/{store}/order/ship"),
+            Some(token),
+            Some(&json!({"order": [ship(1)]}).to_string()),
+        )
+        .unwrap()
+    };
+    // A token of one account never reaches another account's store.
+    let r = post("token-of-7", 42);
+    assert_problem(&r, 404);
+    assert!(r.detail().contains("Store 42 not found"), "{}", r.detail());
+    assert_eq!(post("token-of-7", 7).status, 202);
+    // A token without an entry sees every store.
+    assert_eq!(post(TOKEN, 7).status, 202);
+    assert_eq!(post(TOKEN, 42).status, 202);
+    let me = raw_request(fx.addr, "GET", "/v1/me", Some("token-of-7"), None).unwrap();
+    let stores = me.json()["_embedded"]["store"].clone();
+    assert_eq!(stores.as_array().map(Vec::len), Some(1), "{stores}");
+    assert_eq!(stores[0]["id"], json!(7));
+    let bad = raw_request(
+        fx.addr,
+        "POST",
+        "/_sandbox/config",
+        None,
+        Some(&json!({"token_stores": {"t": "7"}}).to_string()),
+    )
+    .unwrap();
+    assert_eq!(bad.status, 400);
+    assert!(String::from_utf8_lossy(&bad.body).contains("token_stores"));
+}
+
 // ---- tickets ----------------------------------------------------------------------
 
 #[test]

@@ -273,6 +273,7 @@ pub fn row_to_php(row: &Row) -> Zval {
     let _ = ht.insert("attempts", row.attempts);
     let _ = ht.insert("failures", row.failures);
     let _ = ht.insert("last_error", opt(&row.last_error));
+    let _ = ht.insert("shoppingfeed_store_id", row.store_id);
     let mut buf = [0u8; 19];
     for (key, ts) in [
         ("update_at", row.update_at),

@@ -18,6 +18,7 @@ final class CronControllerTest extends SyncTestCase
             'SHOPPINGFEED_REFUNDED_ORDERS' => '[7]',
             'SHOPPINGFEED_DELIVERED_ORDERS' => '[5]',
             'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => '0',
+            'SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT' => '0',
             'SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '0',
             'SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS' => '1',
             'PS_SHOP_EMAIL' => 'merchant@example.com',

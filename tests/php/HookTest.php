@@ -16,6 +16,7 @@ final class HookTest extends SyncTestCase
             'SHOPPINGFEED_REFUNDED_ORDERS' => '["7"]',
             'SHOPPINGFEED_DELIVERED_ORDERS' => '[5]',
             'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => '0',
+            'SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT' => '0',
         ] as $key => $value) {
             Configuration::updateValue($key, $value);
         }

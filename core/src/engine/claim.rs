@@ -37,13 +37,16 @@ pub fn claim(
     only: Option<i64>,
     now: i64,
 ) -> Result<Claim> {
-    claim_at_most(store, settings, id_shop, action, only, now, None)
+    claim_at_most(store, settings, id_shop, action, only, now, None, None)
 }
 
 /// [`claim`], with at most `cap` rows whatever `MAX_ORDERS` says: the
 /// binding passes what the PHP process's memory can hold, so that a large
 /// `MAX_ORDERS` never makes `getBatch` claim rows it then dies converting
-/// (the next run would claim and die again: a livelock).
+/// (the next run would claim and die again: a livelock). With `for_store`,
+/// only rows of that Shopping Feed store or untagged ones (see
+/// [`QueueStore::claim_in`]).
+#[allow(clippy::too_many_arguments)]
 pub fn claim_at_most(
     store: &dyn QueueStore,
     settings: &dyn SettingsSource,
@@ -52,6 +55,7 @@ pub fn claim_at_most(
     only: Option<i64>,
     now: i64,
     cap: Option<i64>,
+    for_store: Option<i64>,
 ) -> Result<Claim> {
     model::validate_action(action)?;
     if id_shop <= 0 {
@@ -63,7 +67,8 @@ pub fn claim_at_most(
     let limit = cap.map_or(limit, |cap| limit.min(cap.max(1)));
     let lease = settings::lease_time(settings)?;
     let token = new_claim_token();
-    let rows = store.claim(
+    let rows = store.claim_in(
+        for_store,
         id_shop,
         action,
         limit,

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::fasthash::{HashMap, HashSet};
 use crate::model::{self, Operation, Row, State};
 use crate::queue::{Change, QueueStore};
-use crate::settings::{SettingsSource, StateLists};
+use crate::settings::{self, SettingsSource, StateLists};
 use std::collections::BTreeMap;
 
 /// `prepareBatch`: maps each row's `id_order_state` to an operation through
@@ -37,7 +37,11 @@ pub fn prepare_owned(
     now: i64,
 ) -> Result<Prepared> {
     let lists = StateLists::read(settings)?;
-    let (mut changes, mapped) = decide(&lists, &rows);
+    let wait = TrackingWait {
+        secs: settings::tracking_wait_hours(settings)?.saturating_mul(3600),
+        now,
+    };
+    let (mut changes, mapped) = decide(&lists, wait, &rows);
     let mut prepared = Prepared::default();
     if changes.is_empty() {
         return Ok(prepared);
@@ -58,6 +62,9 @@ pub fn prepare_owned(
         match (change, states.get(id)) {
             (Change::Done { .. }, Some(State::Done)) => prepared.report.succeeded.push(*id),
             (Change::Failed { .. }, Some(State::Failed)) => prepared.report.failed.push(*id),
+            // Waiting for its tracking number; or superseded meanwhile.
+            (Change::Wait { .. }, Some(State::Pending)) => prepared.report.pending.push(*id),
+            (Change::Wait { .. }, Some(State::Done)) => prepared.report.succeeded.push(*id),
             _ => {}
         }
     }
@@ -80,9 +87,54 @@ pub fn prepare_owned(
 /// The rows mapped to an operation: (operation, index in the claimed rows).
 type Mapped = Vec<(Operation, usize)>;
 
+/// `SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT`: how long a `ship` without a
+/// tracking number waits for one, counted from the update's first save.
+/// Marketplaces refuse or penalise shipments without one, and merchants
+/// often type the number after the status change: the update then goes
+/// with it (a later save replaces the waiting snapshot), and only a number
+/// that never comes lets it go without.
+#[derive(Debug, Clone, Copy)]
+struct TrackingWait {
+    secs: i64,
+    now: i64,
+}
+
+impl TrackingWait {
+    /// The change that holds the row back, or None to send it now. Waiting
+    /// counts no attempt. A snapshot saying `tracking_expected: false` (a
+    /// carrier with no tracking) never waits. `date_add` is on the store's
+    /// clock and `now` on the caller's: with a database server whose clock
+    /// differs, the wait is off by that difference, never endless (the
+    /// due time is a fixed point after the first save).
+    fn hold(&self, op: Operation, row: &Row) -> Option<Change> {
+        if op != Operation::Ship || self.secs <= 0 {
+            return None;
+        }
+        let payload = &row.payload;
+        let has_number = payload
+            .get("tracking_number")
+            .and_then(|v| v.as_str())
+            .is_some_and(|s| !s.trim().is_empty());
+        if has_number || payload.get("tracking_expected") == Some(&serde_json::Value::Bool(false)) {
+            return None;
+        }
+        let due_at = row.date_add.saturating_add(self.secs);
+        if due_at <= self.now {
+            return None;
+        }
+        Some(Change::Wait {
+            due_at,
+            message: format!(
+                "waiting for a tracking number, at most until {} UTC (SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT)",
+                crate::time::format_datetime(due_at)
+            ),
+        })
+    }
+}
+
 /// The change of each row (superseded, unmapped or unreadable rows settled;
 /// the others get their operation), and the mapped rows.
-fn decide(lists: &StateLists, rows: &[Row]) -> (Vec<(i64, Change)>, Mapped) {
+fn decide(lists: &StateLists, wait: TrackingWait, rows: &[Row]) -> (Vec<(i64, Change)>, Mapped) {
     let mut changes: Vec<(i64, Change)> = Vec::new();
     let mut mapped: Mapped = Vec::new();
     // Two rows of one order in one batch (a dead run's row whose lease ended
@@ -122,10 +174,13 @@ fn decide(lists: &StateLists, rows: &[Row]) -> (Vec<(i64, Change)>, Mapped) {
                 )),
             },
             Ok((_, Some(op))) => match model::element(op, &row.payload) {
-                Ok(_) => {
-                    mapped.push((op, index));
-                    Change::SetOperation(Some(op))
-                }
+                Ok(_) => match wait.hold(op, row) {
+                    Some(hold) => hold,
+                    None => {
+                        mapped.push((op, index));
+                        Change::SetOperation(Some(op))
+                    }
+                },
                 Err(e) => Change::Failed {
                     message: bounded(e.message()),
                 },

@@ -14,6 +14,9 @@ pub struct SaveRequest {
     pub id_order: i64,
     pub action: String,
     pub snapshot: Value,
+    /// The Shopping Feed store the update belongs to (the conveyor's
+    /// `shoppingfeed_store_id`), 0 when not given.
+    pub store_id: i64,
 }
 
 /// Validates and queues one update; returns the row id. Reads the state
@@ -28,7 +31,8 @@ pub fn save(
 ) -> Result<i64> {
     validate(req)?;
     let due_at = due_at(settings, req, now)?;
-    store.upsert_pending(
+    store.upsert_pending_in(
+        req.store_id,
         req.id_shop,
         req.id_order,
         &req.action,
@@ -51,6 +55,12 @@ fn validate(req: &SaveRequest) -> Result<()> {
         return Err(Error::input(format!(
             "id_order must be a positive integer, got {}",
             req.id_order
+        )));
+    }
+    if req.store_id < 0 {
+        return Err(Error::input(format!(
+            "shoppingfeed_store_id must be a positive integer, got {}",
+            req.store_id
         )));
     }
     if req.id_shop <= 0 {

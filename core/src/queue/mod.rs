@@ -65,6 +65,12 @@ pub enum Change {
     /// Claim released, nothing else changes (a ticket still running, a run
     /// stopped by a refused token: no attempt is lost).
     Release,
+    /// Not sent yet, and no attempt counted: state and action unchanged,
+    /// due at `due_at`, `last_error = message`, claim released (a `ship`
+    /// waiting for its tracking number). Superseded like a retry. Unlike
+    /// the other changes' times, `due_at` is on the store's clock: it is
+    /// computed from the row's own `date_add`.
+    Wait { due_at: i64, message: String },
 }
 
 /// What [`QueueStore::overview`] read: the queue per shop, action and
@@ -127,8 +133,28 @@ pub trait QueueStore {
     /// row that is pending and not claimed (keeping its id and `date_add`,
     /// `update_at = due_at`), else inserts a new pending row. Durable when it
     /// returns. Returns the row id.
+    ///
+    /// Untagged (`store_id` 0): see [`upsert_pending_in`](Self::upsert_pending_in).
     fn upsert_pending(
         &self,
+        id_shop: i64,
+        id_order: i64,
+        action: &str,
+        payload: &Value,
+        due_at: i64,
+        now: i64,
+    ) -> Result<i64> {
+        self.upsert_pending_in(0, id_shop, id_order, action, payload, due_at, now)
+    }
+
+    /// [`upsert_pending`](Self::upsert_pending) for the rows of one Shopping
+    /// Feed store: `store_id` tags the row (0: untagged). A save with 0
+    /// keeps the tag of the row it replaces: a caller that does not know
+    /// the store never takes a row away from its store.
+    #[allow(clippy::too_many_arguments)]
+    fn upsert_pending_in(
+        &self,
+        store_id: i64,
         id_shop: i64,
         id_order: i64,
         action: &str,
@@ -152,6 +178,25 @@ pub trait QueueStore {
     #[allow(clippy::too_many_arguments)]
     fn claim(
         &self,
+        id_shop: i64,
+        action: &str,
+        limit: i64,
+        now: i64,
+        lease_until: i64,
+        claim: &str,
+        only: Option<i64>,
+    ) -> Result<Vec<Row>> {
+        self.claim_in(None, id_shop, action, limit, now, lease_until, claim, only)
+    }
+
+    /// [`claim`](Self::claim) for one Shopping Feed store: with
+    /// `Some(store)`, only rows tagged with that store or untagged (0) are
+    /// claimed, so a run with one store's token never sends another
+    /// store's updates; `None` claims every row.
+    #[allow(clippy::too_many_arguments)]
+    fn claim_in(
+        &self,
+        store: Option<i64>,
         id_shop: i64,
         action: &str,
         limit: i64,

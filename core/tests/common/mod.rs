@@ -46,6 +46,9 @@ pub fn shop_settings(pairs: &[(&str, Value)]) -> Map<String, Value> {
         (settings::DELIVERED, json!("[5]")),
         (settings::RETRY_DELAY, json!("0")),
         (settings::TIME_SHIFT, json!("0")),
+        // The tests that are not about it send a ship without tracking
+        // number at once, as before the wait existed.
+        (settings::TRACKING_WAIT, json!("0")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

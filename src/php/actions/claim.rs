@@ -6,7 +6,7 @@ use super::super::memory_budget;
 use super::super::settings::PhpSettings;
 use super::super::store;
 use super::claim_cache::ClaimCache;
-use super::conveyor::{claim_of, id_shop_if_given, order_action, record, set};
+use super::conveyor::{claim_of, id_shop_if_given, order_action, record, set, store_if_given};
 use super::guard::guard;
 use super::state::HasState;
 use ext_php_rs::exception::PhpResult;
@@ -22,13 +22,23 @@ pub(super) fn get_batch<T: HasState>(this: &mut T) -> PhpResult<bool> {
         let (conveyor, cache) = state.parts();
         let id_shop = id(conveyor, "id_shop")?;
         let action = order_action(conveyor)?;
+        let for_store = store_if_given(conveyor)?;
         let src = PhpSettings::new(conveyor, Some(id_shop))?;
         let store = store::current()?;
         // A batch never larger than this process's memory can take (see
         // memory_budget): a smaller claim makes progress where a larger one
         // would die after committing its lease.
         let cap = memory_budget::max_rows();
-        let claim = engine::claim_at_most(&*store, &src, id_shop, &action, only, time::now(), cap)?;
+        let claim = engine::claim_at_most(
+            &*store,
+            &src,
+            id_shop,
+            &action,
+            only,
+            time::now(),
+            cap,
+            for_store,
+        )?;
         if only.is_none() {
             store::after_background_write(&*store);
         }

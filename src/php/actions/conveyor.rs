@@ -106,6 +106,19 @@ pub(super) fn id_shop_if_given(conveyor: &ZendHashTable) -> Result<Option<i64>, 
     }
 }
 
+/// The conveyor's `shoppingfeed_store_id` where a step can do without it
+/// (`saveOrder` tags the row with it, `getBatch` claims only that store's
+/// rows and untagged ones): absent or null is None; anything else must be
+/// a positive int.
+pub(super) fn store_if_given(conveyor: &ZendHashTable) -> Result<Option<i64>, Error> {
+    match conveyor.get("shoppingfeed_store_id") {
+        Some(zv) if !zv.dereference().is_null() => {
+            Some(id(conveyor, "shoppingfeed_store_id")).transpose()
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The API credentials from the conveyor (`token`, `shoppingfeed_store_id`).
 pub(super) fn credentials(conveyor: &ZendHashTable) -> Result<(String, i64), Error> {
     let token = string(conveyor, "token")?;

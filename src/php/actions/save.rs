@@ -4,7 +4,7 @@
 use super::super::convert::{self, id};
 use super::super::settings::PhpSettings;
 use super::super::{ini, store};
-use super::conveyor::{has_credentials, order_action, set};
+use super::conveyor::{has_credentials, order_action, set, store_if_given};
 use super::guard::guard;
 use super::realtime::run_realtime_chain;
 use super::state::HasState;
@@ -25,6 +25,7 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
         let id_order = id(conveyor, "id_order")?;
         let id_shop = id(conveyor, "id_shop")?;
         let action = order_action(conveyor)?;
+        let store_id = store_if_given(conveyor)?.unwrap_or(0);
         let snapshot_zv = conveyor
             .get("order")
             .ok_or_else(|| Error::input("conveyor key 'order' is missing (the order snapshot)"))?;
@@ -42,6 +43,7 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
             id_order,
             action,
             snapshot,
+            store_id,
         };
         // Read before saving: a malformed setting must leave the queue untouched.
         let realtime = settings::real_time(&src)? && has_credentials(conveyor);

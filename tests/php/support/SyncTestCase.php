@@ -71,6 +71,7 @@ abstract class SyncTestCase extends TestCase
             'SHOPPINGFEED_REFUNDED_ORDERS' => [7],
             'SHOPPINGFEED_DELIVERED_ORDERS' => '[5]',
             'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => 0,
+            'SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT' => '0',
             'SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '0',
         ], $overrides);
     }

@@ -73,6 +73,7 @@ abstract class ReliabilityTestCase extends TestCase
             'SHOPPINGFEED_REFUNDED_ORDERS' => '[7]',
             'SHOPPINGFEED_DELIVERED_ORDERS' => '[5]',
             'SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT' => '0',
+            'SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT' => '0',
             'SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY' => '0',
         ], $overrides);
     }

@@ -279,6 +279,13 @@ fn apply_in(
                 row.release();
                 row.state == State::Pending
             }
+            Change::Wait { due_at, message } => {
+                row.last_error = Some(message.clone());
+                // Already on the server's clock (from the row's date_add).
+                row.update_at = *due_at;
+                row.release();
+                row.state == State::Pending
+            }
             Change::Release => {
                 row.release();
                 row.state == State::Pending

@@ -54,12 +54,15 @@ use mysql::prelude::Queryable;
 use mysql::{Transaction, TxOpts};
 
 /// The candidates' ids (a plain read, no lock). `?`: shop, action, the due
-/// bound, now (lease over), furthest believable lease end, limit.
+/// bound, now (lease over), furthest believable lease end, the Shopping
+/// Feed store twice (NULL: any; else rows of that store or untagged),
+/// limit.
 pub(super) fn claim_sql(table: &str, due_part: &str) -> String {
     format!(
         "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` FORCE INDEX (sfsync_claim) \
          WHERE id_shop = ? AND action = ? AND live = 1 AND {due_part} \
            AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ? OR locked_until > ?) \
+           AND (? IS NULL OR store_id IN (0, ?)) \
          ORDER BY update_at, id_shoppingfeed_order_sync_queue LIMIT ?"
     )
 }
@@ -75,12 +78,15 @@ fn lock_sql(
     now: i64,
     due_bound: i64,
     lease_bound: i64,
+    store: Option<i64>,
 ) -> String {
+    // A save may tag an untagged row between the read and the lock.
+    let store_part = store.map_or_else(String::new, |s| format!(" AND store_id IN (0, {s})"));
     format!(
         "SELECT {ROW_COLUMNS} FROM `{table}` FORCE INDEX (PRIMARY) \
          WHERE id_shoppingfeed_order_sync_queue IN ({}) AND id_shop = {id_shop} \
            AND action = {} AND live = 1 AND (update_at <= {now} OR update_at > {due_bound}) \
-           AND (locked_by IS NULL OR IFNULL(locked_until, 0) < {now} OR locked_until > {lease_bound}) \
+           AND (locked_by IS NULL OR IFNULL(locked_until, 0) < {now} OR locked_until > {lease_bound}){store_part} \
          ORDER BY id_shoppingfeed_order_sync_queue FOR UPDATE",
         id_list(ids),
         text_literal(action)
@@ -99,6 +105,7 @@ pub(super) fn claim_only_sql(table: &str) -> String {
          WHERE id_shoppingfeed_order_sync_queue = ? AND id_shop = ? AND action = ? AND live = 1 \
            AND (update_at <= ? OR update_at > ?) \
            AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ? OR locked_until > ?) \
+           AND (? IS NULL OR store_id IN (0, ?)) \
          FOR UPDATE"
     )
 }
@@ -107,6 +114,7 @@ impl MysqlStore {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn lease(
         &self,
+        store: Option<i64>,
         id_shop: i64,
         action: &str,
         limit: i64,
@@ -156,6 +164,8 @@ impl MysqlStore {
                         due_bound,
                         server_now,
                         lease_bound,
+                        store,
+                        store,
                     ),
                 )?)?;
                 lease(&mut tx, &rows)?;
@@ -167,7 +177,16 @@ impl MysqlStore {
                 }
                 let mut candidates: Vec<i64> = tx.exec(
                     &sql.claim_due,
-                    (id_shop, action, server_now, server_now, lease_bound, room),
+                    (
+                        id_shop,
+                        action,
+                        server_now,
+                        server_now,
+                        lease_bound,
+                        store,
+                        store,
+                        room,
+                    ),
                 )?;
                 // Rows due implausibly far ahead (saved while a clock ran
                 // ahead) come after the rows really due.
@@ -175,7 +194,16 @@ impl MysqlStore {
                 if more > 0 {
                     candidates.extend(tx.exec::<i64, _, _>(
                         &sql.claim_ahead,
-                        (id_shop, action, due_bound, server_now, lease_bound, more),
+                        (
+                            id_shop,
+                            action,
+                            due_bound,
+                            server_now,
+                            lease_bound,
+                            store,
+                            store,
+                            more,
+                        ),
                     )?);
                 }
                 // A lease this claim wrote that reads as over (a lease
@@ -193,6 +221,7 @@ impl MysqlStore {
                     server_now,
                     due_bound,
                     lease_bound,
+                    store,
                 ))?)?;
                 lease(&mut tx, &locked)?;
                 let all_taken = locked.len() == candidates.len();

@@ -197,8 +197,9 @@ impl MysqlStore {
 }
 
 impl QueueStore for MysqlStore {
-    fn upsert_pending(
+    fn upsert_pending_in(
         &self,
+        store_id: i64,
         id_shop: i64,
         id_order: i64,
         action: &str,
@@ -206,11 +207,12 @@ impl QueueStore for MysqlStore {
         due_at: i64,
         now: i64,
     ) -> Result<i64> {
-        self.named(self.save(id_shop, id_order, action, payload, due_at, now))
+        self.named(self.save(store_id, id_shop, id_order, action, payload, due_at, now))
     }
 
-    fn claim(
+    fn claim_in(
         &self,
+        store: Option<i64>,
         id_shop: i64,
         action: &str,
         limit: i64,
@@ -219,7 +221,7 @@ impl QueueStore for MysqlStore {
         claim: &str,
         only: Option<i64>,
     ) -> Result<Vec<Row>> {
-        self.named(self.lease(id_shop, action, limit, now, lease_until, claim, only))
+        self.named(self.lease(store, id_shop, action, limit, now, lease_until, claim, only))
     }
 
     fn get(&self, ids: &[i64]) -> Result<Vec<Row>> {

@@ -19,17 +19,20 @@ use serde_json::Value;
 pub(super) fn upsert_sql(table: &str) -> String {
     format!(
         "INSERT INTO `{table}` \
-         (id_order, id_shop, action, state, payload, attempts, failures, update_at, date_add, date_upd) \
-         VALUES (?, ?, ?, 'pending', ?, 0, 0, COALESCE(?, UNIX_TIMESTAMP()) + ?, COALESCE(?, UNIX_TIMESTAMP()), COALESCE(?, UNIX_TIMESTAMP())) \
+         (id_order, id_shop, action, state, payload, attempts, failures, update_at, date_add, date_upd, store_id) \
+         VALUES (?, ?, ?, 'pending', ?, 0, 0, COALESCE(?, UNIX_TIMESTAMP()) + ?, COALESCE(?, UNIX_TIMESTAMP()), COALESCE(?, UNIX_TIMESTAMP()), ?) \
          ON DUPLICATE KEY UPDATE \
          id_shoppingfeed_order_sync_queue = LAST_INSERT_ID(id_shoppingfeed_order_sync_queue), \
-         payload = VALUES(payload), update_at = VALUES(update_at), date_upd = VALUES(date_upd)"
+         payload = VALUES(payload), update_at = VALUES(update_at), date_upd = VALUES(date_upd), \
+         store_id = IF(VALUES(store_id) = 0, store_id, VALUES(store_id))"
     )
 }
 
 impl MysqlStore {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn save(
         &self,
+        store_id: i64,
         id_shop: i64,
         id_order: i64,
         action: &str,
@@ -45,7 +48,9 @@ impl MysqlStore {
         self.link.borrow_mut().run(|conn| {
             conn.exec_drop(
                 sql,
-                (id_order, id_shop, action, &text, base, delay, base, base),
+                (
+                    id_order, id_shop, action, &text, base, delay, base, base, store_id,
+                ),
             )?;
             let id = conn.last_insert_id();
             if id == 0 {

@@ -32,13 +32,23 @@ pub struct Migration {
 
 /// Every migration, in order. Adding one: a file
 /// `core/migrations/mysql/NNNN_name.sql` and a line here.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../../migrations/mysql/0001_queue.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../../migrations/mysql/0001_queue.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../../migrations/mysql/0002_store_id.sql"),
+    },
+];
 
 /// The version a current table carries.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// MySQL's "Duplicate column name": an `ADD COLUMN` that a migration
+/// interrupted before its stamp (DDL commits at once) already did.
+const ER_DUP_FIELDNAME: u16 = 1060;
 
 /// What the table's comment says before the version number.
 const COMMENT_PREFIX: &str = "shoppingfeed_sync schema ";
@@ -80,7 +90,10 @@ fn apply_missing(conn: &mut Conn, table: &str) -> Res<Vec<i64>> {
     let mut applied = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         for statement in statements(migration.sql) {
-            conn.query_drop(statement.replace("{table}", table))?;
+            match conn.query_drop(statement.replace("{table}", table)) {
+                Err(mysql::Error::MySqlError(e)) if e.code == ER_DUP_FIELDNAME => {}
+                other => other?,
+            }
         }
         conn.query_drop(format!(
             "ALTER TABLE `{table}` COMMENT = '{COMMENT_PREFIX}{}'",

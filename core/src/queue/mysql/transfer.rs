@@ -89,12 +89,13 @@ fn import_row(tx: &mut mysql::Transaction<'_>, table: &str, row: &Row) -> Res<bo
         row.update_at.into(),
         row.date_add.into(),
         row.date_upd.into(),
+        row.store_id.into(),
     ];
     tx.exec_drop(
         format!(
             "INSERT INTO `{table}` (id_order, id_shop, action, state, operation, payload, \
-             batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd, \
+             store_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         params,
     )?;

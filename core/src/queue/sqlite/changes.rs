@@ -62,7 +62,7 @@ WHERE id_shoppingfeed_order = ?1 AND (?4 IS NULL OR locked_by = ?4)";
 const STATE_OF: &str = "
 SELECT state FROM shoppingfeed_order WHERE id_shoppingfeed_order = ?1";
 
-/// Retry and Defer: back in the queue with one more attempt.
+/// Retry, Defer and Wait: back in the queue (the counters as computed).
 const REQUEUE: &str = "
 UPDATE shoppingfeed_order
 SET action = ?2, state = ?3, attempts = ?4, failures = ?5, last_error = ?6, update_at = ?7,
@@ -223,6 +223,20 @@ impl SqliteStore {
                         live.action,
                         live.state,
                         live.attempts.saturating_add(1),
+                        live.failures,
+                        message,
+                        due_at,
+                        now
+                    ])?;
+                    self.requeue_or_supersede(id, &live, state, now)?
+                }
+                Change::Wait { due_at, message } => {
+                    let state = parse_state(id, &live.state)?;
+                    stmts.get(6, REQUEUE)?.execute(params![
+                        id,
+                        live.action,
+                        live.state,
+                        live.attempts,
                         live.failures,
                         message,
                         due_at,

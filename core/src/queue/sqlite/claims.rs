@@ -37,7 +37,9 @@ pub use crate::queue::bounds::{CLOCK_MARGIN_SECS, MAX_DUE_AHEAD_SECS, MAX_LEASE_
 
 /// `?1` claim token, `?2` lease end, `?3` shop, `?4` action, `?5` now,
 /// `?6` limit, `?7` the furthest believable lease end, `?8` the furthest
-/// believable due time.
+/// believable due time, `?9` the Shopping Feed store (NULL: any; else rows
+/// of that store or untagged: a filter on the index's rows, the claim
+/// index needs no store column for it).
 pub const CLAIM: &str = concat!(
     "UPDATE shoppingfeed_order SET locked_by = ?1, locked_until = ?2
 WHERE id_shoppingfeed_order IN (
@@ -47,6 +49,7 @@ WHERE id_shoppingfeed_order IN (
             FROM shoppingfeed_order INDEXED BY shoppingfeed_order_claim
             WHERE id_shop = ?3 AND action = ?4 AND state IN ('pending', 'sent') AND update_at <= ?5
               AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ?5 OR locked_until > ?7)
+              AND (?9 IS NULL OR store_id IN (0, ?9))
             ORDER BY update_at, id_shoppingfeed_order LIMIT ?6)
         UNION ALL
         SELECT id_shoppingfeed_order, update_at FROM (
@@ -54,6 +57,7 @@ WHERE id_shoppingfeed_order IN (
             FROM shoppingfeed_order INDEXED BY shoppingfeed_order_claim
             WHERE id_shop = ?3 AND action = ?4 AND state IN ('pending', 'sent') AND update_at > ?8
               AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ?5 OR locked_until > ?7)
+              AND (?9 IS NULL OR store_id IN (0, ?9))
             ORDER BY update_at, id_shoppingfeed_order LIMIT ?6))
     ORDER BY update_at, id_shoppingfeed_order LIMIT ?6)
 RETURNING ",
@@ -67,6 +71,7 @@ const CLAIM_ONLY: &str = concat!(
 WHERE id_shoppingfeed_order = ?6 AND id_shop = ?3 AND action = ?4
   AND state IN ('pending', 'sent') AND (update_at <= ?5 OR update_at > ?8)
   AND (locked_by IS NULL OR IFNULL(locked_until, 0) < ?5 OR locked_until > ?7)
+  AND (?9 IS NULL OR store_id IN (0, ?9))
 RETURNING ",
     row_columns!()
 );
@@ -76,6 +81,7 @@ impl SqliteStore {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn lease(
         &self,
+        store: Option<i64>,
         id_shop: i64,
         action: &str,
         limit: i64,
@@ -103,6 +109,7 @@ impl SqliteStore {
                 target,
                 now.saturating_add(MAX_LEASE_AHEAD_SECS),
                 now.saturating_add(MAX_DUE_AHEAD_SECS),
+                store,
             ])?;
             collect_rows(rows)?
         };

@@ -11,7 +11,8 @@ use serde_json::Value;
 macro_rules! row_columns {
     () => {
         "id_shoppingfeed_order, id_order, id_shop, action, state, operation, payload, \
-         batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd"
+         batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd, \
+         store_id"
     };
 }
 pub(super) use row_columns;
@@ -57,6 +58,7 @@ pub(super) fn row_from(r: &rusqlite::Row<'_>) -> Res<Row> {
         update_at: r.get(12)?,
         date_add: r.get(13)?,
         date_upd: r.get(14)?,
+        store_id: r.get(15)?,
     })
 }
 

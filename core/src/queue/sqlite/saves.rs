@@ -15,19 +15,24 @@ const UPSERT_FIND: &str = "
 SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
 WHERE id_order = ?2 AND id_shop = ?1 AND action = ?3 AND state = 'pending' AND locked_by IS NULL";
 
+/// A save that names no store (`?5` = 0) keeps the row's store.
 const UPSERT_UPDATE: &str = "
-UPDATE shoppingfeed_order SET payload = ?2, update_at = ?3, date_upd = ?4
+UPDATE shoppingfeed_order SET payload = ?2, update_at = ?3, date_upd = ?4,
+    store_id = CASE WHEN ?5 = 0 THEN store_id ELSE ?5 END
 WHERE id_shoppingfeed_order = ?1";
 
 const UPSERT_INSERT: &str = "
 INSERT INTO shoppingfeed_order
-    (id_order, id_shop, action, state, payload, attempts, failures, update_at, date_add, date_upd)
-VALUES (?2, ?1, ?3, 'pending', ?4, 0, 0, ?5, ?6, ?6)";
+    (id_order, id_shop, action, state, payload, attempts, failures, update_at, date_add, date_upd,
+     store_id)
+VALUES (?2, ?1, ?3, 'pending', ?4, 0, 0, ?5, ?6, ?6, ?7)";
 
 impl SqliteStore {
     /// [`QueueStore::upsert_pending`](crate::queue::QueueStore::upsert_pending).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn save(
         &self,
+        store_id: i64,
         id_shop: i64,
         id_order: i64,
         action: &str,
@@ -62,14 +67,14 @@ impl SqliteStore {
             Some(id) => {
                 let mut stmt = self.conn.prepare_cached(UPSERT_UPDATE)?;
                 for row in more.iter().copied().chain([id]) {
-                    stmt.execute(params![row, text, due_at, now])?;
+                    stmt.execute(params![row, text, due_at, now, store_id])?;
                 }
                 id
             }
             None => {
-                self.conn
-                    .prepare_cached(UPSERT_INSERT)?
-                    .execute(params![id_shop, id_order, action, text, due_at, now])?;
+                self.conn.prepare_cached(UPSERT_INSERT)?.execute(params![
+                    id_shop, id_order, action, text, due_at, now, store_id
+                ])?;
                 self.conn.last_insert_rowid()
             }
         };

@@ -89,7 +89,7 @@ macro_rules! migration {
 }
 
 /// Every migration, in order; versions count from 1 without a gap.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_queue")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_queue"), migration!(2, "0002_store_id")];
 
 /// The schema version this store writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -387,11 +387,12 @@ mod tests {
         assert!(shapes_of(&list).unwrap_err().contains("expected 1"));
     }
 
-    fn with_0002() -> Vec<Migration> {
+    /// The built-in migrations and one more (the next version).
+    fn with_next() -> Vec<Migration> {
         let mut list = MIGRATIONS.to_vec();
         list.push(Migration {
-            version: 2,
-            name: "0002_test_note",
+            version: SCHEMA_VERSION + 1,
+            name: "next_test_note",
             // Not idempotent: applied twice, it fails ("duplicate column").
             sql: "ALTER TABLE shoppingfeed_order ADD COLUMN test_note TEXT;",
         });
@@ -434,25 +435,26 @@ mod tests {
     #[test]
     fn concurrent_openers_apply_each_migration_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
-        // A fresh file: 1 and 2, once in all.
+        // A fresh file: every migration, each once in all.
         let fresh = dir.path().join("fresh.sqlite");
         let fresh = fresh.to_str().unwrap();
-        let mut all: Vec<i64> = migrate_at_once(fresh, 8, &with_0002()).concat();
+        let mut all: Vec<i64> = migrate_at_once(fresh, 8, &with_next()).concat();
         all.sort();
-        assert_eq!(all, vec![1, 2]);
-        // A version-1 queue: 2 once.
+        let next = SCHEMA_VERSION + 1;
+        assert_eq!(all, (1..=next).collect::<Vec<i64>>());
+        // A current queue: the next one, once.
         let old = dir.path().join("old.sqlite");
         let old = old.to_str().unwrap();
         drop(super::super::SqliteStore::open(old).unwrap());
-        let all: Vec<i64> = migrate_at_once(old, 8, &with_0002()).concat();
-        assert_eq!(all, vec![2]);
+        let all: Vec<i64> = migrate_at_once(old, 8, &with_next()).concat();
+        assert_eq!(all, vec![next]);
         let conn = Connection::open(old).unwrap();
         let shape = shape_of(&conn).unwrap();
-        assert_eq!(shape.version, 2);
+        assert_eq!(shape.version, next);
         assert!(shape.columns.contains("test_note"));
         // Reopened by a later process: nothing more.
         assert_eq!(
-            migrate_at_once(old, 1, &with_0002()),
+            migrate_at_once(old, 1, &with_next()),
             vec![Vec::<i64>::new()]
         );
     }
@@ -460,8 +462,17 @@ mod tests {
     #[test]
     fn plans() {
         let shapes = expected().unwrap();
+        let current = &shapes[SCHEMA_VERSION as usize];
+        assert_eq!(plan(current, "q", shapes).unwrap(), Plan::Current);
         let mut found = shapes[1].clone();
-        assert_eq!(plan(&found, "q", shapes).unwrap(), Plan::Current);
+        assert_eq!(
+            plan(&found, "q", shapes).unwrap(),
+            Plan::Upgrade {
+                from: 1,
+                add: vec![]
+            },
+            "a version-1 queue gets the later migrations"
+        );
         found.version = 0;
         assert_eq!(
             plan(&found, "q", shapes).unwrap(),

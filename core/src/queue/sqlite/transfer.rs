@@ -27,8 +27,8 @@ LIMIT 1";
 const INSERT: &str = "
 INSERT INTO shoppingfeed_order
     (id_order, id_shop, action, state, operation, payload, batch_id, ticket_id, attempts,
-     failures, last_error, update_at, date_add, date_upd)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+     failures, last_error, update_at, date_add, date_upd, store_id)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 impl SqliteStore {
     pub(super) fn rows_after(&self, after_id: i64, limit: i64) -> Res<Vec<Row>> {
@@ -94,6 +94,7 @@ impl SqliteStore {
             row.update_at,
             row.date_add,
             row.date_upd,
+            row.store_id,
         ])?;
         Ok(true)
     }
