@@ -351,7 +351,7 @@ fn web_servers_with_skewed_clocks_claiming_at_once_never_share_a_row() {
 // (b) Migrations.
 
 #[test]
-fn eight_processes_opening_a_fresh_prefix_apply_migration_1_exactly_once() {
+fn eight_processes_opening_a_fresh_prefix_apply_each_migration_exactly_once() {
     let Some(url) = mysql_url("eight_processes_opening_a_fresh_prefix...") else {
         return;
     };
@@ -375,7 +375,7 @@ fn eight_processes_opening_a_fresh_prefix_apply_migration_1_exactly_once() {
     let mut applied: Vec<Vec<i64>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     applied.sort();
     let mut expected = vec![Vec::new(); 7];
-    expected.push(vec![1]);
+    expected.push((1..=SCHEMA_VERSION).collect::<Vec<i64>>());
     assert_eq!(applied, expected);
     let again = MysqlStore::open_with(config.clone(), Clock::Server).unwrap();
     assert!(again.applied_migrations().is_empty());
@@ -459,6 +459,44 @@ fn a_table_of_a_newer_schema_is_refused_untouched() {
 }
 
 #[test]
+fn a_version_1_queue_gets_the_store_column_and_keeps_its_rows() {
+    let Some(url) = mysql_url("a_version_1_queue_gets_the_store_column_and_keeps_its_rows") else {
+        return;
+    };
+    let (config, _cleanup) = fresh_config(&url);
+    let table = config.table();
+    let mut raw = raw_conn(&config);
+    // The table as the first release left it, with one pending row.
+    let v1 = &sfsync_core::queue::mysql::schema::MIGRATIONS[0];
+    for statement in sfsync_core::queue::mysql::schema::statements(v1.sql) {
+        raw.query_drop(statement.replace("{table}", &table))
+            .unwrap();
+    }
+    raw.query_drop(format!(
+        "ALTER TABLE `{table}` COMMENT = 'shoppingfeed_sync schema 1'"
+    ))
+    .unwrap();
+    raw.query_drop(format!(
+        "INSERT INTO `{table}` (id_order, id_shop, action, state, payload, update_at, date_add, date_upd) \
+         VALUES (9, {SHOP}, '{SYNC}', 'pending', '{{\"id_order_state\": 4}}', {T0}, {T0}, {T0})"
+    ))
+    .unwrap();
+    let store = MysqlStore::open_with(config.clone(), Clock::Caller).unwrap();
+    assert_eq!(store.applied_migrations(), &[2]);
+    let rows = store.find(9).unwrap();
+    assert_eq!((rows.len(), rows[0].store_id), (1, 0), "untagged");
+    // Untagged: any store's claim takes it.
+    let claimed = store
+        .claim_in(Some(5), SHOP, SYNC, 10, T0, T0 + 300, "five", None)
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        table_comment(&mut raw, &table).as_deref(),
+        Some(format!("shoppingfeed_sync schema {SCHEMA_VERSION}").as_str())
+    );
+}
+
+#[test]
 fn a_table_whose_stamp_was_never_written_is_completed() {
     // A crash between migration 1's CREATE TABLE and its stamp.
     let Some(url) = mysql_url("a_table_whose_stamp_was_never_written_is_completed") else {
@@ -467,14 +505,16 @@ fn a_table_whose_stamp_was_never_written_is_completed() {
     let (config, _cleanup) = fresh_config(&url);
     let table = config.table();
     let store = MysqlStore::open_with(config.clone(), Clock::Caller).unwrap();
-    assert_eq!(store.applied_migrations(), &[1]);
+    assert_eq!(store.applied_migrations(), &[1, 2]);
     let id = save(&store, 1, T0, T0);
     drop(store);
     let mut raw = raw_conn(&config);
     raw.query_drop(format!("ALTER TABLE `{table}` COMMENT = ''"))
         .unwrap();
+    // Every migration runs again: 1 is idempotent, 2's ADD COLUMN meets
+    // "Duplicate column name", which the runner takes as done.
     let store = MysqlStore::open_with(config.clone(), Clock::Caller).unwrap();
-    assert_eq!(store.applied_migrations(), &[1]);
+    assert_eq!(store.applied_migrations(), &[1, 2]);
     assert_eq!(row(&store, id).payload, snap(4));
     assert_eq!(
         table_comment(&mut raw, &table).as_deref(),
