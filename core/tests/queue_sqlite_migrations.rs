@@ -132,6 +132,16 @@ fn schema_text(path: &str) -> Vec<(String, String, Option<String>)> {
     rows
 }
 
+/// Every migration, as a fresh file applies them.
+fn all() -> Vec<i64> {
+    (1..=SCHEMA_VERSION).collect()
+}
+
+/// The migrations after the first release's.
+fn later() -> Vec<i64> {
+    (2..=SCHEMA_VERSION).collect()
+}
+
 fn user_version(path: &str) -> i64 {
     Connection::open(path)
         .unwrap()
@@ -157,8 +167,8 @@ fn a_queue_made_by_the_first_release_opens_with_every_row_intact() {
     let store = SqliteStore::open(&path).expect("open the release's queue");
     assert_eq!(
         store.applied_migrations(),
-        &[] as &[i64],
-        "a version-1 file is migration 1 applied: nothing to do"
+        &later()[..],
+        "a version-1 file is migration 1 applied: only the later ones run"
     );
     let expected = fixture_rows();
     let found = store.get(&[1, 2, 3, 4, 5, 6, 7]).unwrap();
@@ -195,7 +205,10 @@ fn a_queue_made_by_the_first_release_opens_with_every_row_intact() {
     let fresh_dir = tempfile::tempdir().unwrap();
     let fresh = fresh_dir.path().join("fresh.sqlite");
     let fresh = fresh.to_str().unwrap();
-    assert_eq!(SqliteStore::open(fresh).unwrap().applied_migrations(), &[1]);
+    assert_eq!(
+        SqliteStore::open(fresh).unwrap().applied_migrations(),
+        &all()[..]
+    );
     assert_eq!(schema_text(&path), schema_text(fresh));
     assert_eq!(user_version(fresh), SCHEMA_VERSION);
 
@@ -256,8 +269,8 @@ fn concurrent_opens_of_a_fresh_file_apply_migration_1_exactly_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new/queue.sqlite");
         let applied = open_at_once(path.to_str().unwrap(), 8);
-        assert_eq!(applied.concat(), vec![1], "{applied:?}");
-        assert_eq!(user_version(path.to_str().unwrap()), 1);
+        assert_eq!(applied.concat(), all(), "{applied:?}");
+        assert_eq!(user_version(path.to_str().unwrap()), SCHEMA_VERSION);
     }
 }
 
@@ -333,8 +346,8 @@ fn an_unstamped_table_without_the_lease_columns_is_migrated_with_its_rows() {
     let path = path.to_str().unwrap();
     lease_less_queue(path, 0);
     let store = SqliteStore::open(path).expect("migrated");
-    assert_eq!(store.applied_migrations(), &[1]);
-    assert_eq!(user_version(path), 1);
+    assert_eq!(store.applied_migrations(), &all()[..]);
+    assert_eq!(user_version(path), SCHEMA_VERSION);
     assert_lease_less_rows_work(&store);
     let indexes = schema_text(path)
         .into_iter()
@@ -372,7 +385,7 @@ fn concurrent_opens_of_an_old_table_migrate_it_exactly_once() {
     lease_less_queue(path, 0);
     // Adding a column twice would fail ("duplicate column name").
     let applied = open_at_once(path, 8);
-    assert_eq!(applied.concat(), vec![1], "{applied:?}");
+    assert_eq!(applied.concat(), all(), "{applied:?}");
     assert_lease_less_rows_work(&SqliteStore::open(path).unwrap());
 }
 
@@ -456,7 +469,10 @@ fn an_unrelated_sqlite_file_is_refused_untouched() {
         .unwrap()
         .execute_batch("PRAGMA user_version = 0; VACUUM;")
         .unwrap();
-    assert_eq!(SqliteStore::open(empty).unwrap().applied_migrations(), &[1]);
+    assert_eq!(
+        SqliteStore::open(empty).unwrap().applied_migrations(),
+        &all()[..]
+    );
 }
 
 #[test]

@@ -126,7 +126,10 @@ fn reopening_keeps_the_rows_and_schema() {
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, mode.as_str()), (1, "wal"));
+    assert_eq!(
+        (version, mode.as_str()),
+        (sfsync_core::queue::sqlite::SCHEMA_VERSION, "wal")
+    );
 }
 
 #[test]

@@ -252,7 +252,7 @@ fn the_claim_is_two_range_scans_of_the_claim_index() {
         .unwrap();
     let plan: Vec<String> = stmt
         .query_map(
-            rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, 8)),
+            rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, 9)),
             |r| r.get::<_, String>(3),
         )
         .unwrap()
