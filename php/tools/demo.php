@@ -161,6 +161,7 @@ Configuration::set('SHOPPINGFEED_CANCELLED_ORDERS', '[6]');
 Configuration::set('SHOPPINGFEED_REFUNDED_ORDERS', '[7]');
 Configuration::set('SHOPPINGFEED_DELIVERED_ORDERS', '[5]');
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT', '0');   // no wait for tracking data in a demo
+Configuration::set('SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT', '0'); // nor for a tracking number: the five go, and are refused
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY', '1');  // retry a failed ticket after ~1 s
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS', '2'); // then give up
 Configuration::set('SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS', '100');
