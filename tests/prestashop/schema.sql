@@ -166,3 +166,26 @@ CREATE TABLE PREFIX_shoppingfeed_task_order (
   update_at DATETIME DEFAULT NULL, date_add DATETIME DEFAULT NULL, date_upd DATETIME DEFAULT NULL,
   PRIMARY KEY (id_shoppingfeed_task_order), UNIQUE KEY action_order (action, id_order), UNIQUE KEY ticket_number (ticket_number)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+-- classlib's process logger and process monitor (ProcessLoggerObjectModel,
+-- ProcessMonitorObjectModel): the module's log and cron locks.
+CREATE TABLE PREFIX_shoppingfeed_processlogger (
+  id_shoppingfeed_processlogger INT UNSIGNED NOT NULL AUTO_INCREMENT, name VARCHAR(191) DEFAULT NULL,
+  msg TEXT, level VARCHAR(20) DEFAULT NULL, object_name VARCHAR(191) DEFAULT NULL, object_id INT UNSIGNED DEFAULT NULL,
+  id_session VARCHAR(191) DEFAULT NULL, date_add DATETIME DEFAULT NULL, PRIMARY KEY (id_shoppingfeed_processlogger)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+CREATE TABLE PREFIX_shoppingfeed_processmonitor (
+  id_shoppingfeed_processmonitor INT UNSIGNED NOT NULL AUTO_INCREMENT, name VARCHAR(100) NOT NULL,
+  pid INT UNSIGNED DEFAULT NULL, data TEXT, duration DECIMAL(10,6) NOT NULL DEFAULT 0,
+  active TINYINT(1) UNSIGNED NOT NULL DEFAULT 1, last_update DATETIME DEFAULT NULL,
+  date_add DATETIME DEFAULT NULL, date_upd DATETIME DEFAULT NULL,
+  PRIMARY KEY (id_shoppingfeed_processmonitor), UNIQUE KEY name (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+-- Test only (no such table in PrestaShop): what the stand-in of the
+-- module's own ShoppingfeedOrderSyncActions would have sent to the API
+-- (fixtures/shoppingfeed/classes/actions/ShoppingfeedOrderSyncActions.php),
+-- and the module's importOrders() runs (step = 'importOrders').
+CREATE TABLE PREFIX_sftest_module_call (
+  id_sftest_module_call INT UNSIGNED NOT NULL AUTO_INCREMENT, step VARCHAR(64) NOT NULL,
+  id_shop INT UNSIGNED DEFAULT NULL, id_shoppingfeed_token INT UNSIGNED DEFAULT NULL, action VARCHAR(64) DEFAULT NULL,
+  id_order INT UNSIGNED DEFAULT NULL, payload TEXT, date_add DATETIME NOT NULL, PRIMARY KEY (id_sftest_module_call)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -21,7 +21,7 @@ function check($what, $expected, $actual)
 }
 
 $db = Db::getInstance();
-check('schema created under ' . _DB_PREFIX_, 19, count($db->executeS("SHOW TABLES LIKE '" . str_replace('_', '\\_', _DB_PREFIX_) . "%'")));
+check('schema created under ' . _DB_PREFIX_, 22, count($db->executeS("SHOW TABLES LIKE '" . str_replace('_', '\\_', _DB_PREFIX_) . "%'")));
 
 // Db
 $db->insert('module', ['name' => "o'brien", 'active' => 0, 'version' => '1']);
@@ -143,5 +143,21 @@ check('PrestaShopLogger::addLog', ['3', '[sf] hello', 'Order', (string) $order->
 check('Translate::getModuleTranslation', 'Hello', Translate::getModuleTranslation('shoppingfeed', 'Hello', 'x'));
 $_GET['controller'] = 'syncOrder';
 check('Tools::getValue / ucfirst', ['syncOrder', false, 'Abc'], [Tools::getValue('controller'), Tools::getValue('nope'), Tools::ucfirst('abc')]);
+
+// pSQL, DbQuery, Configuration::set (memory only), Shop, Mail, PDF
+check('pSQL / bqSQL', ["o\\'b", 'a\`b'], [pSQL("o'b"), bqSQL('a`b')]);
+$q = (new DbQuery())->select('id_shop')->from('shop', 's')->where('s.id_shop > 0')->where('s.active = 1')->orderBy('id_shop DESC')->limit(2);
+check('DbQuery builds prefixed SQL', [['id_shop' => (string) $shop3], ['id_shop' => (string) $shop2]], $db->executeS($q));
+Configuration::updateValue('SF_MEM', 'db');
+Configuration::set('SF_MEM', 'memory');
+check('Configuration::set overrides for this process only', ['memory', 'db'],
+    [Configuration::get('SF_MEM'), $db->getValue('SELECT value FROM ' . _DB_PREFIX_ . "configuration WHERE name = 'SF_MEM'")]);
+Configuration::clearMemory();
+check('Configuration::clearMemory', 'db', Configuration::get('SF_MEM'));
+check('Shop::getShops as ids', [$shop1 => $shop1, $shop2 => $shop2, $shop3 => $shop3], Shop::getShops(true, null, true));
+check('Context shop', 1, Context::getContext()->shop->id);
+Mail::Send(1, 'tpl', 'Subject', ['{a}' => 'b'], 'x@example.com');
+check('Mail::Send records', ['tpl', 'x@example.com'], [Mail::$sent[0]['template'], Mail::$sent[0]['to']]);
+check('PDF stand-in names the invoice', true, strpos((new PDF([$order], PDF::TEMPLATE_INVOICE))->render(false), 'Order ' . $order->id) !== false);
 
 echo "selftest: $checks checks passed\n";

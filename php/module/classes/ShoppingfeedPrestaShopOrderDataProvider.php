@@ -66,8 +66,9 @@ class ShoppingfeedPrestaShopOrderDataProvider implements ShoppingfeedOrderDataPr
         return [
             'id_shop' => (int) $order->id_shop,
             'id_internal_shoppingfeed' => (int) $sfOrder['id_internal_shoppingfeed'] > 0 ? (int) $sfOrder['id_internal_shoppingfeed'] : null,
-            'reference' => $sfOrder['id_order_marketplace'] !== '' ? (string) $sfOrder['id_order_marketplace'] : null,
-            'marketplace' => $sfOrder['name_marketplace'] !== '' ? (string) $sfOrder['name_marketplace'] : null,
+            // Both columns allow NULL: NULL and '' are "not known" alike.
+            'reference' => (string) $sfOrder['id_order_marketplace'] !== '' ? (string) $sfOrder['id_order_marketplace'] : null,
+            'marketplace' => (string) $sfOrder['name_marketplace'] !== '' ? (string) $sfOrder['name_marketplace'] : null,
             'carrier' => $carrierName,
             'tracking_number' => $trackingNumber,
             'carrier_url' => $carrierUrl,

@@ -4,11 +4,44 @@
  * `configuration` table. get(): the shop's row, else its shop group's row,
  * else the global row (both ids NULL), else false; values are strings.
  * updateValue() writes at the level given (shop, group, or global).
+ * set() changes the value for this process only (PrestaShop: the in-memory
+ * cache), get() sees it first; clearMemory() forgets those values.
  */
 class Configuration
 {
+    /** @var array<string, array<string, string>> key => (shop id or 'global') => value, set() of this process */
+    private static $memory = [];
+
+    public static function set($key, $values, $idShopGroup = null, $idShop = null)
+    {
+        self::$memory[$key][$idShop ? (string) (int) $idShop : 'global'] = is_array($values) ? (string) reset($values) : (string) $values;
+    }
+
+    public static function clearMemory()
+    {
+        self::$memory = [];
+    }
+
+    public static function getGlobalValue($key, $idLang = null)
+    {
+        return self::get($key);
+    }
+
+    public static function hasKey($key, $idLang = null, $idShopGroup = null, $idShop = null)
+    {
+        return self::get($key, $idLang, $idShopGroup, $idShop, null) !== null;
+    }
+
     public static function get($key, $idLang = null, $idShopGroup = null, $idShop = null, $default = false)
     {
+        if (isset(self::$memory[$key])) {
+            if ($idShop && isset(self::$memory[$key][(string) (int) $idShop])) {
+                return self::$memory[$key][(string) (int) $idShop];
+            }
+            if (isset(self::$memory[$key]['global'])) {
+                return self::$memory[$key]['global'];
+            }
+        }
         $db = Db::getInstance();
         $name = "name = '" . $db->escape($key) . "'";
         if ($idShop) {
@@ -33,6 +66,7 @@ class Configuration
 
     public static function updateValue($key, $value, $html = false, $idShopGroup = null, $idShop = null)
     {
+        unset(self::$memory[$key]);
         $db = Db::getInstance();
         if ($idShop && !$idShopGroup) {
             $idShopGroup = (int) $db->getValue('SELECT id_shop_group FROM ' . _DB_PREFIX_ . 'shop WHERE id_shop = ' . (int) $idShop);
@@ -56,6 +90,7 @@ class Configuration
 
     public static function deleteByName($key)
     {
+        unset(self::$memory[$key]);
         return Db::getInstance()->delete('configuration', "name = '" . Db::getInstance()->escape($key) . "'");
     }
 }

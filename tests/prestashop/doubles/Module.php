@@ -3,9 +3,12 @@
  * Stand-in for PrestaShop's Module. getInstanceByName($name) includes
  * <modules dir>/<name>/<name>.php and, when <override dir>/modules/<name>/<name>.php
  * exists, that file too, and instantiates <Name>Override instead of <Name>
- * (PrestaShop's module override). Instances are cached by name. The `module`
- * table gives ids; registerHook() writes hook_module.
+ * (PrestaShop's module override; not when PS_DISABLE_OVERRIDES is set).
+ * Instances are cached by name. The folders default to _PS_MODULE_DIR_ and
+ * _PS_OVERRIDE_DIR_ when those constants exist (a ShopRoot's config.inc.php).
+ * The `module` table gives ids; registerHook() / unregisterHook() write hook_module.
  */
+#[\AllowDynamicProperties]
 class Module
 {
     /** Folder holding <name>/<name>.php (PrestaShop: _PS_MODULE_DIR_). */
@@ -19,6 +22,11 @@ class Module
     public $version = '1.0.0';
     public $active = true;
     public $displayName;
+    public $description;
+    public $author;
+    public $tab;
+    public $need_instance = 0;
+    public $bootstrap = false;
 
     public function __construct($name = null)
     {
@@ -39,15 +47,17 @@ class Module
             return false;
         }
         $class = $name;
-        $file = rtrim((string) self::$modulesDir, '/') . "/$name/$name.php";
+        $modulesDir = self::$modulesDir ?: (defined('_PS_MODULE_DIR_') ? _PS_MODULE_DIR_ : '');
+        $overrideDir = self::$overrideDir ?: (defined('_PS_OVERRIDE_DIR_') ? _PS_OVERRIDE_DIR_ : '');
+        $file = rtrim((string) $modulesDir, '/') . "/$name/$name.php";
         if (!class_exists($name, false)) {
             if (!is_file($file)) {
                 return false;
             }
             include_once $file;
         }
-        $override = rtrim((string) self::$overrideDir, '/') . "/modules/$name/$name.php";
-        if (self::$overrideDir && is_file($override)) {
+        $override = rtrim((string) $overrideDir, '/') . "/modules/$name/$name.php";
+        if ($overrideDir && is_file($override) && !Configuration::get('PS_DISABLE_OVERRIDES')) {
             include_once $override;
             if (class_exists($name . 'Override', false)) {
                 $class = $name . 'Override';
@@ -100,6 +110,22 @@ class Module
         }
 
         return $ok;
+    }
+
+    public function unregisterHook($hookName, $shopList = null)
+    {
+        $idHook = Hook::getIdByName($hookName);
+        if (!$idHook || !$this->id) {
+            return false;
+        }
+
+        return Db::getInstance()->delete('hook_module', 'id_module = ' . (int) $this->id . ' AND id_hook = ' . (int) $idHook
+            . ($shopList ? ' AND id_shop IN (' . implode(', ', array_map('intval', (array) $shopList)) . ')' : ''));
+    }
+
+    public static function isInstalled($name)
+    {
+        return self::getModuleIdByName($name) > 0;
     }
 
     public function l($string, $specific = false, $locale = null)

@@ -5,6 +5,7 @@
  * row), add() inserts (fills date_add/date_upd when declared), update(),
  * delete(). Only the 'fields' of the definition are written.
  */
+#[\AllowDynamicProperties]
 abstract class ObjectModel
 {
     const TYPE_INT = 1;
@@ -41,6 +42,15 @@ abstract class ObjectModel
         $this->id = isset($row[$def['primary']]) ? (int) $row[$def['primary']] : null;
 
         return $this;
+    }
+
+    /** PrestaShop's ObjectModel::getDefinition($class or object): the class's $definition. */
+    public static function getDefinition($class, $field = null)
+    {
+        $class = is_object($class) ? get_class($class) : $class;
+        $def = $class::$definition;
+
+        return $field === null ? $def : ($def['fields'][$field] ?? null);
     }
 
     protected function getFields()

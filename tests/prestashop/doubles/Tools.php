@@ -1,5 +1,5 @@
 <?php
-/** Stand-in for PrestaShop's Tools: ucfirst, getValue (from $_POST then $_GET), strtolower. */
+/** Stand-in for PrestaShop's Tools: ucfirst, getValue (from $_POST then $_GET), getIsset/isSubmit, strtolower, encrypt/hash (md5 with _COOKIE_KEY_). */
 class Tools
 {
     public static function ucfirst($str)
@@ -19,5 +19,25 @@ class Tools
         }
 
         return isset($_GET[$key]) ? $_GET[$key] : $default;
+    }
+
+    public static function getIsset($key)
+    {
+        return isset($_POST[$key]) || isset($_GET[$key]);
+    }
+
+    public static function isSubmit($submit)
+    {
+        return self::getIsset($submit);
+    }
+
+    public static function encrypt($passwd)
+    {
+        return md5((defined('_COOKIE_KEY_') ? _COOKIE_KEY_ : '') . $passwd);
+    }
+
+    public static function hash($passwd)
+    {
+        return self::encrypt($passwd);
     }
 }
