@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust core and sandbox (cargo test), then the PHPUnit
-# suites with the real extension loaded, against the real sandbox, on both
+# suites (tests/php, tests/prestashop) with the real extension loaded, against the real sandbox, on both
 # queue stores (SQLite and a private MariaDB: SHOPPINGFEED_TEST_STORE=
 # sqlite|mysql|both, default both).
 set -euo pipefail
@@ -32,6 +32,9 @@ fi
 
 echo "==> PHPUnit (extension loaded in PHP ${PHP_VERSION:-$(php -r 'echo PHP_VERSION;')})"
 bash tests/php/run.sh
+
+echo "==> PrestaShop integration suite (stand-ins of PrestaShop and of the Shopping Feed module 2.x on MariaDB; queue stores: $SHOPPINGFEED_TEST_STORE)"
+bash tests/prestashop/run.sh
 
 echo "==> reliability suite (size: ${RELIABILITY_SIZE:-quick}; full size by hand: RELIABILITY_SIZE=full)"
 bash tests/reliability/run.sh
