@@ -23,9 +23,10 @@ final class MigrationTest extends PrestashopTestCase
         Configuration::updateValue('SHOPPINGFEED_ALLOW_PARTIAL_REFUND', 1);
     }
 
-    private function migrate(): array
+    /** @param bool $fields whether the extension stands for one with the refund and invoice classes (FIELD_CLASSES) */
+    private function migrate(bool $fields = true): array
     {
-        $run = $this->runInShop('require_once _PS_MODULE_DIR_ . "shoppingfeed/classes/takeover/ShoppingfeedOrderSyncTaskOrderMigration.php";'
+        $run = $this->runInShop(($fields ? self::FIELD_CLASSES : '') . 'require_once _PS_MODULE_DIR_ . "shoppingfeed/classes/takeover/ShoppingfeedOrderSyncTaskOrderMigration.php";'
             . ' echo json_encode((new ShoppingfeedOrderSyncTaskOrderMigration())->run());');
         $this->assertChildOk($run);
         $this->assertSame('', $run['stderr']);
@@ -106,6 +107,33 @@ final class MigrationTest extends PrestashopTestCase
         $this->assertSame(17, $invoice[0]['payload']['invoice_number']);
     }
 
+    public function testRefundAndInvoiceTasksStayInTheModulesQueueWhileTheExtensionCannotSendThem(): void
+    {
+        $shipped = $this->order(self::SHIPPED);
+        self::task($shipped['id_order'], 'SYNC_STATUS');
+        $refunded = $this->order(self::SHIPPED, ['products' => [['product_id' => 21, 'product_quantity' => 2]]]);
+        self::slip($refunded['id_order'], [$refunded['id_order_details'][0] => 1]);
+        self::task($refunded['id_order'], 'PARTIAL_REFUND');
+        $invoiced = $this->order(self::PAYMENT_ACCEPTED);
+        Db::getInstance()->insert('order_invoice', ['id_order' => $invoiced['id_order'], 'number' => 18, 'date_add' => date('Y-m-d H:i:s')]);
+        self::task($invoiced['id_order'], 'UPLOAD_INVOICE');
+
+        $counts = $this->migrate(false);
+        $this->assertSame(1, $counts['SYNC_STATUS']);
+        $this->assertSame(2, $counts['held']);
+        $this->assertSame(['PARTIAL_REFUND', 'UPLOAD_INVOICE'], array_column($this->taskOrders(), 'action'));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find($refunded['id_order']));
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find($invoiced['id_order']));
+
+        // An extension with both classes takes them.
+        $counts = $this->migrate(true);
+        $this->assertSame(1, $counts['PARTIAL_REFUND']);
+        $this->assertSame(1, $counts['UPLOAD_INVOICE']);
+        $this->assertSame([], $this->taskOrders());
+        $this->assertCount(1, self::rowsOf($refunded['id_order'], 'SYNC_REFUND'));
+        $this->assertCount(1, self::rowsOf($invoiced['id_order'], 'SYNC_INVOICE'));
+    }
+
     public function testASecondRunAddsNothing(): void
     {
         $shipped = $this->order(self::SHIPPED);
@@ -114,7 +142,7 @@ final class MigrationTest extends PrestashopTestCase
         $before = ShoppingfeedOrderSyncQueue::find($shipped['id_order']);
 
         $counts = $this->migrate();
-        $this->assertSame(['dropped_not_shoppingfeed' => 0, 'dropped_nothing_to_send' => 0, 'kept' => 0, 'unknown' => 0], $counts);
+        $this->assertSame(['dropped_not_shoppingfeed' => 0, 'dropped_nothing_to_send' => 0, 'kept' => 0, 'unknown' => 0, 'held' => 0], $counts);
         $this->assertSame($before, ShoppingfeedOrderSyncQueue::find($shipped['id_order']));
     }
 

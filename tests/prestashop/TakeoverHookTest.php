@@ -211,7 +211,7 @@ PHP
         ]]);
         [$d10, $d11] = $order['id_order_details'];
 
-        $run = $this->runInShop('OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $d10 . ' => 1, ' . $d11 . ' => 1], true);');
+        $run = $this->runInShop(self::FIELD_CLASSES . 'OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $d10 . ' => 1, ' . $d11 . ' => 1], true);');
         $this->assertQuiet($run);
         $rows = self::statusRows($order['id_order'], 'SYNC_REFUND');
         $this->assertCount(1, $rows);
@@ -227,6 +227,25 @@ PHP
             ]],
         ], $rows[0]['payload']);
         $this->assertSame([], $this->taskOrders());
+    }
+
+    public function testWhileTheExtensionHasNoRefundClassCreditSlipsWaitInTheModulesQueue(): void
+    {
+        Configuration::updateValue('SHOPPINGFEED_ALLOW_PARTIAL_REFUND', 1);
+        $order = $this->order(['products' => [['product_id' => 10, 'product_quantity' => 3]]]);
+        $slip = 'OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $order['id_order_details'][0] . ' => 1]);';
+
+        $this->assertQuiet($this->runInShop($slip));
+        $first = $this->taskOrders();
+        sleep(1);
+        $this->assertQuiet($this->runInShop($slip));
+
+        $this->assertSame([], ShoppingfeedOrderSyncQueue::find($order['id_order']), 'no queue row that no class would send');
+        $tasks = $this->taskOrders();
+        $this->assertSame(['PARTIAL_REFUND'], array_column($tasks, 'action'), 'one task per order, as the module keeps them');
+        $this->assertSame((int) $order['id_order'], (int) $tasks[0]['id_order']);
+        $this->assertSame($first[0]['date_add'], $tasks[0]['date_add'], 'the first date stays: every slip since then goes later');
+        $this->assertCount(2, $this->rows('order_slip', 'id_order = ' . (int) $order['id_order']));
     }
 
     public function testACreditSlipIsIgnoredWhenPartialRefundsAreOff(): void

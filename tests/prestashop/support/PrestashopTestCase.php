@@ -39,6 +39,15 @@ abstract class PrestashopTestCase extends TestCase
     const PAYMENT_ERROR = 8;
     const SHOP = 1;
 
+    /**
+     * PHP code declaring the refund and invoice classes as PHP subclasses
+     * of the extension's status class: a child run with it stands for an
+     * extension that sends those fields (ShoppingfeedOrderSyncTakeover then
+     * queues them instead of holding them in the module's queue).
+     */
+    const FIELD_CLASSES = 'class ShoppingfeedOrderSyncRefundActions extends ShoppingfeedOrderSyncStatusActions {}'
+        . ' class ShoppingfeedOrderSyncInvoiceActions extends ShoppingfeedOrderSyncStatusActions {}' . "\n";
+
     /** The module's order-sync hooks (Shoppingfeed::$hooks of the stand-in). */
     const MODULE_HOOKS = ['actionValidateOrder', 'actionOrderStatusPostUpdate', 'actionOrderSlipAdd'];
 

@@ -65,13 +65,20 @@ class ShoppingfeedOrderSyncTakeover
     const ACTION_REFUND = 'SYNC_REFUND';
     const ACTION_INVOICE = 'SYNC_INVOICE';
 
-    /** The extension's class of each action; the status class when the field's class is not there yet (the rows wait in the queue). */
+    /** The extension's class of each action. */
     const ACTION_CLASSES = [
         'SYNC_STATUS' => 'ShoppingfeedOrderSyncStatusActions',
         'SYNC_REFUND' => 'ShoppingfeedOrderSyncRefundActions',
         'SYNC_INVOICE' => 'ShoppingfeedOrderSyncInvoiceActions',
     ];
-    const FALLBACK_CLASS = 'ShoppingfeedOrderSyncStatusActions';
+    /**
+     * The module's task of each field, where an update waits while the
+     * extension loaded has no class that sends that field (see hold()).
+     */
+    const HOLD_TASKS = [
+        'SYNC_REFUND' => 'PARTIAL_REFUND',
+        'SYNC_INVOICE' => 'UPLOAD_INVOICE',
+    ];
 
     /** Outcomes of the last queue*() call (getLastOutcome()). */
     const QUEUED = 'queued';
@@ -81,6 +88,8 @@ class ShoppingfeedOrderSyncTakeover
     const NOTHING_TO_SEND = 'nothing_to_send';
     const UNCHANGED = 'unchanged';
     const FAILED = 'failed';
+    /** Durable in the module's own queue (shoppingfeed_task_order), for the extension's class of its field: see hold(). */
+    const HELD = 'held';
 
     /** @var ShoppingfeedOrderDataProvider */
     private $provider;
@@ -92,6 +101,12 @@ class ShoppingfeedOrderSyncTakeover
     public function __construct(?ShoppingfeedOrderDataProvider $provider = null)
     {
         $this->provider = $provider ?: new ShoppingfeedPrestaShopOrderDataProvider();
+    }
+
+    /** Whether the extension loaded here has the class that sends this action's field (SYNC_STATUS, SYNC_REFUND, SYNC_INVOICE). */
+    public static function canSend(string $action): bool
+    {
+        return isset(self::ACTION_CLASSES[$action]) && class_exists(self::ACTION_CLASSES[$action], false);
     }
 
     /** Whether the extension is there to take over (loaded in this PHP, its Actions class declared by it). */
@@ -199,6 +214,8 @@ class ShoppingfeedOrderSyncTakeover
      * module lets integrators do.
      *
      * @return bool true when the update is durable in the extension's queue
+     *              (or, for a field the extension cannot send yet, held in
+     *              the module's: getLastOutcome() HELD)
      */
     public function queueStatus(int $idOrder, ?int $idOrderState = null): bool
     {
@@ -235,7 +252,9 @@ class ShoppingfeedOrderSyncTakeover
      * module is loaded, combinations included; else the feed's default
      * "<id_product>[_<id_product_attribute>]" or the order line's column of
      * the configured reference format). Only when the module's
-     * SHOPPINGFEED_ALLOW_PARTIAL_REFUND is on, as the module does.
+     * SHOPPINGFEED_ALLOW_PARTIAL_REFUND is on, as the module does. While the
+     * loaded extension has no refund class, held in the module's queue
+     * instead (hold()).
      */
     public function queueCreditSlip(int $idOrder, int $idOrderSlip): bool
     {
@@ -280,10 +299,8 @@ class ShoppingfeedOrderSyncTakeover
 
     /**
      * Queues one invoice (SYNC_INVOICE): the identifier, id_order_invoice and
-     * the invoice number (invoice_number). The documents themselves (the
-     * PDF bytes) are added by the extension's invoice class, which comes
-     * with a later version of the extension; until then these rows wait in
-     * the queue.
+     * the invoice number (invoice_number). While the loaded extension has
+     * no invoice class, held in the module's queue instead (hold()).
      */
     public function queueInvoice(int $idOrder, int $idOrderInvoice): bool
     {
@@ -522,9 +539,16 @@ class ShoppingfeedOrderSyncTakeover
         return $idProduct . ($idAttribute > 0 ? '_' . $idAttribute : '');
     }
 
-    /** saveOrder of the action's class, through classlib's handler when the module's classlib is there. */
+    /**
+     * saveOrder of the action's class, through classlib's handler when the
+     * module's classlib is there; held in the module's queue when the
+     * extension has no class for the field (hold()).
+     */
     private function save(int $idOrder, int $idShop, string $action, array $snapshot): bool
     {
+        if (!self::canSend($action)) {
+            return $this->hold($idOrder, $action);
+        }
         $conveyor = [
             'id_order' => $idOrder,
             'id_shop' => $idShop,
@@ -571,17 +595,42 @@ class ShoppingfeedOrderSyncTakeover
     }
 
     /**
-     * The extension's class for an action: the field's class when the
-     * extension has it, else the status class (any class accepts any
-     * action); a merchant's override
+     * An update of a field the loaded extension cannot send yet (a credit
+     * slip or an invoice, with an extension that has only the status
+     * class): kept as the module's own task row (shoppingfeed_task_order,
+     * PARTIAL_REFUND or UPLOAD_INVOICE, one per order as the module keeps
+     * them), never as a queue row that no class would ever send. Nothing is
+     * lost: the task row names the order, and the order's slips and
+     * invoices are in PrestaShop's tables. The task-order migration moves it
+     * into the extension's queue once the extension has the field's class
+     * (the refund: every slip made since the task's first save); with the
+     * takeover removed, the module's own cron sends it. INSERT IGNORE: a
+     * second slip keeps the task's first date, so that slip goes too.
+     */
+    private function hold(int $idOrder, string $action): bool
+    {
+        $now = date('Y-m-d H:i:s');
+        $ok = Db::getInstance()->execute('INSERT IGNORE INTO `' . _DB_PREFIX_ . 'shoppingfeed_task_order`'
+            . ' (`action`, `id_order`, `update_at`, `date_add`, `date_upd`) VALUES (\'' . pSQL(self::HOLD_TASKS[$action]) . '\', '
+            . (int) $idOrder . ', \'' . pSQL($now) . '\', \'' . pSQL($now) . '\', \'' . pSQL($now) . '\')');
+        if (!$ok) {
+            $this->log(sprintf('the update %s of the order could not be kept for later', $action), 3, $idOrder);
+
+            return $this->outcome(self::FAILED);
+        }
+        $this->outcome(self::HELD);
+
+        return true;
+    }
+
+    /**
+     * The extension's class for an action (canSend() said it exists); a merchant's override
      * (override/modules/shoppingfeed/classes/actions/<Class>.php declaring
      * <Class>Override) is used as classlib would use it.
      */
     private static function actionsClass(string $action): string
     {
-        $class = isset(self::ACTION_CLASSES[$action]) && class_exists(self::ACTION_CLASSES[$action], false)
-            ? self::ACTION_CLASSES[$action]
-            : self::FALLBACK_CLASS;
+        $class = self::ACTION_CLASSES[$action];
         if (defined('_PS_OVERRIDE_DIR_') && !class_exists($class . 'Override', false)) {
             $file = _PS_OVERRIDE_DIR_ . 'modules/shoppingfeed/classes/actions/' . $class . '.php';
             if (is_file($file)) {

@@ -32,10 +32,13 @@
  * is left to send (dropped_nothing_to_send: no listed state, no slip, no
  * invoice; the module deletes such tasks too). A row that could not be
  * queued (sync disabled for its shop, an error) is kept for a later run
- * (kept). Unknown actions are left alone (unknown).
+ * (kept). Unknown actions are left alone (unknown). Refund and invoice
+ * tasks stay where they are while the loaded extension has no class for
+ * their field (held): the takeover holds such updates there too
+ * (ShoppingfeedOrderSyncTakeover::hold()), and they move once it has one.
  *
  * Returns counts: the module's action => rows migrated, and
- * dropped_not_shoppingfeed, dropped_nothing_to_send, kept, unknown.
+ * dropped_not_shoppingfeed, dropped_nothing_to_send, kept, unknown, held.
  */
 
 if (!defined('_PS_VERSION_') && !defined('SHOPPINGFEED_SYNC_STANDALONE')) {
@@ -65,7 +68,7 @@ class ShoppingfeedOrderSyncTaskOrderMigration
 
     public function run(): array
     {
-        $counts = ['dropped_not_shoppingfeed' => 0, 'dropped_nothing_to_send' => 0, 'kept' => 0, 'unknown' => 0];
+        $counts = ['dropped_not_shoppingfeed' => 0, 'dropped_nothing_to_send' => 0, 'kept' => 0, 'unknown' => 0, 'held' => 0];
         $db = Db::getInstance();
         $table = '`' . _DB_PREFIX_ . 'shoppingfeed_task_order`';
         $after = 0;
@@ -81,7 +84,7 @@ class ShoppingfeedOrderSyncTaskOrderMigration
                 } else {
                     $counts[$result]++;
                 }
-                if ($result !== 'kept' && $result !== 'unknown') {
+                if (!in_array($result, ['kept', 'unknown', 'held'], true)) {
                     $db->execute('DELETE FROM ' . $table . ' WHERE `id_shoppingfeed_task_order` = ' . $after);
                 }
             }
@@ -90,7 +93,7 @@ class ShoppingfeedOrderSyncTaskOrderMigration
         return $counts;
     }
 
-    /** @return string migrated, dropped_not_shoppingfeed, dropped_nothing_to_send, kept or unknown */
+    /** @return string migrated, dropped_not_shoppingfeed, dropped_nothing_to_send, kept, unknown or held */
     private function migrate(array $task): string
     {
         $idOrder = (int) $task['id_order'];
@@ -110,6 +113,11 @@ class ShoppingfeedOrderSyncTaskOrderMigration
             }
 
             return $this->result([$this->outcome($this->takeover->queueStatus($idOrder, $state))]);
+        }
+        $field = in_array($action, self::REFUND_ACTIONS, true) ? ShoppingfeedOrderSyncTakeover::ACTION_REFUND
+            : (in_array($action, self::INVOICE_ACTIONS, true) ? ShoppingfeedOrderSyncTakeover::ACTION_INVOICE : null);
+        if ($field !== null && !ShoppingfeedOrderSyncTakeover::canSend($field)) {
+            return 'held'; // for an extension with the field's class (ShoppingfeedOrderSyncTakeover::hold())
         }
         if (in_array($action, self::REFUND_ACTIONS, true)) {
             $slips = $this->slipsOf($idOrder, (string) $task['date_add']);
