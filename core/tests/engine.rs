@@ -730,10 +730,10 @@ fn real_time_makes_one_attempt() {
         ..e.target()
     };
     let ids = e.save_shipped(&s, [1]);
-    e.faults(json!([{"kind": "rate_limit", "wait": 5, "count": 1, "on": "order"}]));
+    e.faults(json!([{"kind": "rate_limit", "wait": 1.5, "count": 1, "on": "order"}]));
     let t0 = Instant::now();
     let report = e.send_chain(&s, target).unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert!(t0.elapsed() < Duration::from_millis(1000));
     assert_eq!(report.pending, ids);
     assert_eq!(e.stats()["order_requests"], json!(1));
     let row = e.row(ids[0]);
@@ -741,6 +741,16 @@ fn real_time_makes_one_attempt() {
         (row.state, row.attempts, row.failures),
         (State::Pending, 1, 0)
     );
+    // The token is paused for the 429's wait: a real-time send meanwhile
+    // answers at once and starts no request (it would meet the same 429).
+    let t1 = Instant::now();
+    let report = e.send_chain(&s, target).unwrap();
+    assert!(t1.elapsed() < Duration::from_millis(500));
+    assert_eq!(report.pending, ids);
+    assert_eq!(e.stats()["order_requests"], json!(1));
+    assert_eq!(e.row(ids[0]).state, State::Pending);
+    let attempts = e.row(ids[0]).attempts;
+    std::thread::sleep(Duration::from_millis(1600).saturating_sub(t0.elapsed()));
     // A rejected order: an order failure, nothing re-sent.
     e.config(json!({"reject_orders": {"1": 422}}));
     let report = e.send_chain(&s, target).unwrap();
@@ -749,10 +759,78 @@ fn real_time_makes_one_attempt() {
     let row = e.row(ids[0]);
     assert_eq!(
         (row.state, row.attempts, row.failures),
-        (State::Pending, 2, 1)
+        (State::Pending, attempts + 1, 1)
     );
     e.config(json!({"reject_orders": null}));
     assert_eq!(e.send_chain(&s, target).unwrap().sent, ids);
+}
+
+/// Under the API's announced limit (`X-RateLimit-Limit`), the client paces
+/// itself: every order goes, and (almost) no request meets a 429. Without
+/// the pace, ten requests in flight against 10 per second meet one 429
+/// per request beyond the bucket.
+#[test]
+fn a_drain_under_the_announced_rate_limit_paces_itself() {
+    let e = env();
+    // 30 requests of 100 orders, 20 of them in the first chain (10 in flight).
+    let s = settings_map(&[(settings::MAX_ORDERS, json!(2000))]);
+    let ids = e.save_shipped(&s, 1..=3000);
+    e.config(json!({"rate_limit": {"requests": 10, "per_ms": 1000}}));
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let report = e.send_chain(&s, e.target()).unwrap();
+        sent.extend(report.sent);
+        if sent.len() == ids.len() {
+            break;
+        }
+    }
+    sent.sort_unstable();
+    assert_eq!(sent, ids, "every order sent");
+    let stats = e.stats();
+    assert_eq!(
+        stats["order_requests"].as_u64().map(|n| n >= 30),
+        Some(true)
+    );
+    // A 429 at most from the first burst (the client learns the limit from the first answer).
+    let limited = stats["rate_limited"].as_u64().unwrap_or(u64::MAX);
+    assert!(limited <= 1, "429s: {limited} ({stats})");
+}
+
+/// One 429 pauses every request of the token: none starts before its
+/// `X-RateLimit-Wait` has passed (the others in flight may finish).
+#[test]
+fn a_429_pauses_every_request_of_the_token() {
+    let e = env();
+    // 30 requests of 100 orders in one chain, 10 in flight, 50 ms each.
+    let s = settings_map(&[(settings::MAX_ORDERS, json!(3000))]);
+    let ids = e.save_shipped(&s, 1..=3000);
+    e.config(json!({"latency_ms": 50}));
+    e.faults(json!([{"kind": "rate_limit", "wait": 0.5, "count": 1, "on": "order"}]));
+    let report = e.send_chain(&s, e.target()).unwrap();
+    assert_eq!(report.sent.len(), ids.len());
+    let log = e.ctl("GET", "log", None);
+    let posts: Vec<(u64, Option<u64>)> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .map(|r| (r["at_ms"].as_u64().unwrap_or(0), r["status"].as_u64()))
+        .collect();
+    let at_429 = posts
+        .iter()
+        .find(|(_, st)| *st == Some(429))
+        .expect("a 429")
+        .0;
+    // Requests that arrived after the 429 arrived at least its wait later,
+    // but for those already in flight when it was answered (at most 9).
+    let early = posts
+        .iter()
+        .filter(|(at, st)| *at > at_429 && *at < at_429 + 450 && *st != Some(429))
+        .count();
+    assert!(
+        early <= 9,
+        "{early} requests started during the pause: {posts:?}"
+    );
 }
 
 #[test]

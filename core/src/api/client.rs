@@ -6,6 +6,7 @@
 //! `Authorization` header, marked sensitive, and every message is passed
 //! through [`redact`] anyway).
 
+use super::pace::{Pace, Paces};
 use super::{Accepted, ApiConfig, ApiError, Ticket, TicketPage, MAX_BODY_BYTES, TICKET_PAGE_LIMIT};
 use crate::error::{redact, Error, Result};
 use crate::model::Operation;
@@ -56,6 +57,8 @@ pub struct Client {
     cfg: ApiConfig,
     /// The validated base URL, without a trailing slash.
     base: Arc<str>,
+    /// The rate limit of each token, as the answers told it.
+    paces: Arc<Paces>,
 }
 
 impl fmt::Debug for Client {
@@ -116,6 +119,7 @@ impl Client {
             http,
             cfg,
             base: base.into(),
+            paces: Arc::default(),
         })
     }
 
@@ -152,6 +156,12 @@ impl Client {
         let client = Client::new(cfg.clone())?;
         map.insert(key, client.clone());
         Ok(client)
+    }
+
+    /// The rate limit of a token, shared by every request of this client
+    /// (see [`super::pace`]): the engine asks it before each request.
+    pub fn pace(&self, token: &str) -> Arc<Pace> {
+        self.paces.of(token)
     }
 
     /// The config this client was built from.
@@ -244,20 +254,28 @@ impl Client {
             Some(left) => req.timeout(left.min(Duration::from_millis(self.cfg.timeout_ms))),
             None => req,
         };
+        let pace = self.pace(token);
         let result = async {
-            let mut resp = req
-                .header(AUTHORIZATION, auth)
-                .send()
-                .await
-                .map_err(|e| self.transport(&e, false))?;
+            let sent = req.header(AUTHORIZATION, auth).send().await;
+            let mut resp = match sent {
+                Ok(resp) => resp,
+                Err(e) => {
+                    pace.observe(None, None, None, std::time::Instant::now());
+                    return Err(self.transport(&e, false));
+                }
+            };
             let status = resp.status();
+            let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok());
+            let wait = header("x-ratelimit-wait").map(parse_wait);
+            pace.observe(
+                header("x-ratelimit-limit"),
+                header("x-ratelimit-remaining"),
+                (status.as_u16() == 429).then(|| wait.unwrap_or(1.0)),
+                std::time::Instant::now(),
+            );
             if status.is_success() {
                 return self.read_body(&mut resp).await;
             }
-            let wait = resp
-                .headers()
-                .get("x-ratelimit-wait")
-                .map(|v| parse_wait(v.to_str().unwrap_or("")));
             let location = resp
                 .headers()
                 .get(LOCATION)

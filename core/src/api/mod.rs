@@ -6,8 +6,10 @@
 //! of a URL, an error message or a log line.
 
 mod client;
+pub mod pace;
 
 pub use client::{current_deadline, with_deadline, Client};
+pub use pace::{Admission, Pace};
 
 use serde_json::Value;
 

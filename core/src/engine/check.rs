@@ -223,7 +223,7 @@ async fn read_page(
     batch_id: &str,
     page: u32,
 ) -> std::result::Result<TicketPage, ApiError> {
-    with_rate_limit_waits(target.mode, || {
+    with_rate_limit_waits(target.mode, &client.pace(target.token), || {
         client.ticket_page(target.token, target.store_id, batch_id, page)
     })
     .await

@@ -87,7 +87,7 @@ async fn post(
 ) -> (OrderRequest, std::result::Result<Accepted, ApiError>) {
     let answer = {
         let elements: Vec<&Value> = request.orders.iter().map(|e| &e.element).collect();
-        with_rate_limit_waits(target.mode, || {
+        with_rate_limit_waits(target.mode, &client.pace(target.token), || {
             client.post_operation(target.token, target.store_id, request.op, &elements)
         })
         .await

@@ -2,12 +2,13 @@
 //! started before the answers already there are committed, and the 429
 //! waits of one request.
 
-use crate::api::{ApiError, MAX_IN_FLIGHT};
+use crate::api::{Admission, ApiError, Pace, MAX_IN_FLIGHT};
 use crate::retry::{self, Mode};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::time::Instant;
 
 /// The requests of one step: those waiting to start, and those in flight
 /// (started by `start`).
@@ -69,11 +70,15 @@ async fn let_requests_leave() {
     tokio::task::yield_now().await;
 }
 
-/// One API call, tried again after each 429 for as long as the policy
-/// says ([`retry::rate_limit_wait`]: batch mode only, a bounded wait, a
-/// bounded number of times).
+/// One API call, started when the token's pace allows it (batch mode waits
+/// out a 429's pause and the API's announced rate, see [`crate::api::pace`];
+/// real-time mode never waits: a paused token answers its 429 at once), and
+/// tried again after each 429 for as long as the policy says
+/// ([`retry::rate_limit_wait`]: batch mode only, a bounded wait, a bounded
+/// number of times).
 pub(super) async fn with_rate_limit_waits<T, Fut>(
     mode: Mode,
+    pace: &Pace,
     mut call: impl FnMut() -> Fut,
 ) -> Result<T, ApiError>
 where
@@ -81,15 +86,33 @@ where
 {
     let mut waits = 0;
     loop {
+        if mode == Mode::Batch {
+            admitted(pace).await;
+        } else if let Some(left) = pace.paused_for(Instant::now()) {
+            return Err(ApiError::RateLimited {
+                wait_secs: left.as_secs_f64(),
+            });
+        } else {
+            pace.force(Instant::now());
+        }
         match call().await {
             Err(err) => match retry::rate_limit_wait(mode, &err, waits) {
-                Some(wait) => {
-                    waits += 1;
-                    tokio::time::sleep(wait).await;
-                }
+                // The 429 paused the token (the client told the pace):
+                // admitted() waits it out, for this request and all others.
+                Some(_) => waits += 1,
                 None => return Err(err),
             },
             ok => return ok,
+        }
+    }
+}
+
+/// Waits until the pace lets one request start.
+async fn admitted(pace: &Pace) {
+    loop {
+        match pace.admit(Instant::now()) {
+            Admission::Go => return,
+            Admission::Wait(d) => tokio::time::sleep(d).await,
         }
     }
 }
