@@ -222,6 +222,24 @@ function bench_report(array $R, string $startedAt): array
             . md_table($saveHead, $mySaveRows) . "\n" . md_table($drainHead, $myDrainRows)
             . "\nQueue after the MySQL drain: " . json_encode($mde['counts']) . ".\n";
     }
+    $rlMd = '';
+    $rlText = '';
+    if (isset($R['rate_limit'])) {
+        $rl = $R['rate_limit'];
+        $rlHead = ['updates', 'wall s', 'requests', 'answered 429', 'allowed in that time', 'rate used', 'left pending', 'lost'];
+        $rlRows = [[f0($rl['n']), f2($rl['wall_s']), f0($rl['requests']), f0($rl['rate_limited']) . ' (' . f1(100 * $rl['limited_share']) . ' %)',
+            f1($rl['allowed_requests']), f1(100 * $rl['utilization']) . ' %', f0($rl['left_pending']), f0($rl['lost'])]];
+        $targets[] = ['under 10 requests per 2 s: ≥ 95 % of the allowed rate, ≤ 1 % answered 429, 0 lost',
+            f1(100 * $rl['utilization']) . ' %, ' . f1(100 * $rl['limited_share']) . ' %, ' . f0($rl['lost']) . ' lost',
+            $rl['utilization'] >= 0.95 && $rl['limited_share'] <= 0.01 && $rl['lost'] === 0];
+        $rlText = text_table($rlHead, $rlRows) . "\n";
+        $rlMd = "\n## Under the API's rate limit\n\n"
+            . 'The sandbox\'s rate-limit mode: a token bucket of 10 requests refilled at 10 per 2 s, every answer with `X-RateLimit-Limit: 10/2` and `X-RateLimit-Remaining`, '
+            . 'a 429 with `X-RateLimit-Wait` beyond it. One send run of the cron runner over ' . f0($rl['n']) . ' queued updates (100 a request). '
+            . '"Allowed in that time" = 10 + 5 × the run\'s wall time; "rate used" = the requests answered 202 ÷ that. '
+            . 'The client mirrors the announced limit (`core/src/api/pace.rs`) and a 429 pauses every request of the token.' . "\n\n"
+            . md_table($rlHead, $rlRows);
+    }
     $targetRows = array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : '**missed**'], $targets);
 
     $text = "\nshoppingfeed_sync benchmarks ($startedAt, " . $m['nproc'] . ' CPUs, ' . $m['cpu'] . ")\n\n"
@@ -230,6 +248,7 @@ function bench_report(array $R, string $startedAt): array
         . text_table($rtHead, $rtRows) . "\n"
         . text_table($scHead, $scRows) . "\n"
         . $myText
+        . $rlText
         . text_table(['target', 'figure', ''], array_map(static fn ($t) => [$t[0], $t[1], $t[2] ? 'met' : 'MISSED'], $targets))
         . "\nelapsed " . f1($R['elapsed_s']) . " s\n";
 
@@ -286,6 +305,7 @@ MD;
         . "\n## Scaling\n\nThe drain (both cron runs) at each queue size, same settings.\n\n"
         . md_table($scHead, $scRows)
         . $myMd
+        . $rlMd
         . "\n" . $notes;
 
     return ['table' => $text, 'markdown' => $md];

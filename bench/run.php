@@ -8,7 +8,7 @@
  * Environment:
  *   BENCH_SCALE=small      a quick run (10,000 updates) instead of the issue's sizes
  *   BENCH_SAVE_N, BENCH_DRAIN_N, BENCH_SCALES=1000,10000,100000, BENCH_BATCH=4000,
- *   BENCH_RT_N, BENCH_HANG_N, BENCH_LATENCY_MS=20     override single sizes
+ *   BENCH_RT_N, BENCH_HANG_N, BENCH_RL_N, BENCH_LATENCY_MS=20     override single sizes
  *   BENCH_OUT=docs/BENCHMARKS.md   where to write the report ("-": nowhere)
  *   BENCH_EXT, BENCH_SANDBOX       the extension and the sandbox binary (target/release)
  *   BENCH_DIR                      work directory (default var/bench, removed at the end)
@@ -314,7 +314,39 @@ $R['realtime_hang'] = run_json(array_merge([$php], $extArgs, ["$root/bench/realt
 $R['realtime_hang_default'] = run_json(array_merge([$php], $extArgs, ["$root/bench/realtime.php", "--n={$cfg['hang_n']}", '--first=2000001', "--db=$work/rt.sqlite", "--api-url=$sandboxUrl"]));
 sandbox('POST', '/_sandbox/config', ['hang' => false]);
 
-// 5. The MySQL/MariaDB store (issue 9): the same saves and drain on the
+// 5. Under the API's rate limit: the sandbox's token bucket (10 requests
+// per 2 s, X-RateLimit-Limit / -Remaining, 429 with X-RateLimit-Wait
+// beyond it). The send run of the cron over rl_n updates: how much of the
+// allowed rate it used, how many requests met a 429, and none lost.
+$rlN = (int) $env('BENCH_RL_N', $small ? 2000 : 10000);
+say("rate limit: send run of $rlN updates under 10 requests per 2 s");
+$rlDb = "$work/ratelimit.sqlite";
+run_json(array_merge([$php], $extArgs, ["$root/bench/save.php", '--impl=ext', "--n=$rlN", "--db=$rlDb"]));
+sandbox('POST', '/_sandbox/reset');
+sandbox('POST', '/_sandbox/config', ['rate_limit' => ['requests' => 10, 'per_ms' => 2000]]);
+$rlStats0 = sandbox('GET', '/_sandbox/stats?ticketed=0');
+$rl = cron_run($rlDb);
+$rlStats = sandbox('GET', '/_sandbox/stats?ticketed=0');
+sandbox('POST', '/_sandbox/config', ['rate_limit' => null]);
+$rlCounts = queue_counts($rlDb);
+$rlRequests = $rl['requests'];
+$rlLimited = ($rlStats['rate_limited'] ?? 0) - ($rlStats0['rate_limited'] ?? 0);
+// The bucket starts full (10), then allows 5 a second.
+$rlAllowed = 10 + 5 * $rl['wall_s'];
+$R['rate_limit'] = [
+    'n' => $rlN,
+    'wall_s' => $rl['wall_s'],
+    'requests' => $rlRequests,
+    'rate_limited' => $rlLimited,
+    'limited_share' => $rlRequests > 0 ? $rlLimited / $rlRequests : 0,
+    'allowed_requests' => $rlAllowed,
+    'utilization' => min(1.0, ($rlRequests - $rlLimited) / $rlAllowed),
+    'counts' => $rlCounts,
+    'lost' => $rlN - $rlCounts['sent'] - $rlCounts['done'] - $rlCounts['failed'] - $rlCounts['pending'],
+    'left_pending' => $rlCounts['pending'],
+];
+
+// 6. The MySQL/MariaDB store (issue 9): the same saves and drain on the
 // private MariaDB that scripts/bench.sh starts (BENCH_MYSQL_URL), beside a
 // plain PDO MySQL upsert of the same row into the same schema.
 $mysqlUrl = (string) $env('BENCH_MYSQL_URL', '');

@@ -24,7 +24,7 @@ const MAX_TOKENS: usize = 64;
 /// The share of the announced rate the client uses: a little below it, so
 /// that the client's clock and the server's, and the requests' travel
 /// times, never add up to a burst over the limit.
-const RATE_SHARE: f64 = 0.98;
+const RATE_SHARE: f64 = 0.99;
 /// Longest pause believed from one 429: the retry policy's bound on one
 /// wait (a longer one is a server's mistake, or an outage the policy
 /// handles).
@@ -53,6 +53,8 @@ struct State {
     bucket: Option<Bucket>,
     /// Requests admitted and not answered yet.
     in_flight: u32,
+    /// Requests admitted before the limit was known.
+    unpaced: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +104,8 @@ impl Pace {
                 return Admission::Wait(Duration::from_secs_f64(secs.clamp(0.001, 60.0)));
             }
             b.tokens -= 1.0;
+        } else {
+            s.unpaced = s.unpaced.saturating_add(1);
         }
         s.in_flight = s.in_flight.saturating_add(1);
         Admission::Go
@@ -114,6 +118,8 @@ impl Pace {
         if let Some(b) = s.bucket.as_mut() {
             b.refill(now);
             b.tokens -= 1.0;
+        } else {
+            s.unpaced = s.unpaced.saturating_add(1);
         }
         s.in_flight = s.in_flight.saturating_add(1);
     }
@@ -139,16 +145,10 @@ impl Pace {
                     b.tokens = b.tokens.min(capacity);
                 }
                 None => {
-                    // First sight of the limit: what the server has left,
-                    // less the requests already on their way to it.
-                    let left = remaining
-                        .and_then(|r| r.trim().parse::<f64>().ok())
-                        .filter(|r| r.is_finite() && *r >= 0.0)
-                        .unwrap_or(capacity);
                     s.bucket = Some(Bucket {
                         capacity,
                         per_sec,
-                        tokens: (left.min(capacity) - f64::from(s.in_flight)).max(-capacity),
+                        tokens: first_tokens(capacity, remaining, s.unpaced, s.in_flight),
                         at: now,
                     });
                 }
@@ -169,6 +169,29 @@ impl Pace {
             }
         }
     }
+}
+
+/// The mirror's tokens when the limit is first seen, `unpaced` requests
+/// after the client started using the token, `in_flight` of them still
+/// unanswered. When `remaining` fits a bucket that was full at the start
+/// (`remaining >= capacity - unpaced`: answers come back in any order, so
+/// this one may have been counted early), it was: `capacity - unpaced`
+/// left (or more: it refilled meanwhile). Otherwise someone else uses the
+/// token too: `remaining` less the requests still on their way (a lower
+/// bound whatever the order). Either way a 429 later sets the mirror right.
+fn first_tokens(capacity: f64, remaining: Option<&str>, unpaced: u32, in_flight: u32) -> f64 {
+    let full_start = capacity - f64::from(unpaced);
+    let left = remaining
+        .and_then(|r| r.trim().parse::<f64>().ok())
+        .filter(|r| r.is_finite() && *r >= 0.0)
+        .unwrap_or(full_start.max(0.0));
+    let bound = left.min(capacity) - f64::from(in_flight);
+    let tokens = if left >= full_start {
+        full_start.max(bound)
+    } else {
+        bound
+    };
+    tokens.max(-capacity)
 }
 
 /// `X-RateLimit-Limit`: `<requests>/<seconds>` (the form the API's
@@ -287,9 +310,24 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(pace.admit(t0), Admission::Go);
         }
-        // The first answer: 9 left when the server saw it, 9 more on their way.
-        pace.observe(Some("10/2"), Some("9"), None, t0);
+        // The first answer back was the fifth the server saw (5 left): a
+        // bucket full at the start, now empty.
+        pace.observe(Some("10/2"), Some("5"), None, t0);
         assert!(matches!(pace.admit(t0), Admission::Wait(_)));
+        // 0.2 s later: one request's worth (at the rate used).
+        assert!(matches!(pace.admit(t0 + ms(150)), Admission::Wait(_)));
+        assert_eq!(pace.admit(t0 + ms(210)), Admission::Go);
+    }
+
+    #[test]
+    fn the_first_remaining_is_trusted_when_the_bucket_was_not_full() {
+        // Another process used the token: 2 left after the first of 4.
+        assert_eq!(first_tokens(10.0, Some("2"), 4, 3), -1.0);
+        // A full bucket at the start: 10 - 4 whatever the order of the answers.
+        assert_eq!(first_tokens(10.0, Some("9"), 4, 3), 6.0);
+        assert_eq!(first_tokens(10.0, Some("6"), 4, 3), 6.0);
+        assert_eq!(first_tokens(10.0, None, 4, 3), 6.0);
+        assert_eq!(first_tokens(10.0, Some("0"), 30, 9), -9.0);
     }
 
     #[test]
