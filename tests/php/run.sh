@@ -23,16 +23,4 @@ stores=$(sfsync_stores) || exit 2
 case " $stores " in
     *" mysql "*) sfsync_mysql_up "$ROOT" php-tests || exit 1 ;;
 esac
-status=0
-report=""
-for store in $stores; do
-    echo "==> PHPUnit, queue store: $store"
-    start=$(date +%s)
-    code=0
-    SHOPPINGFEED_TEST_STORE=$store "${PHP:-php}" -d extension="$SHOPPINGFEED_SYNC_EXT" \
-        "${PHPUNIT:-/usr/bin/phpunit}" -c "$ROOT/tests/php/phpunit.xml" "$@" || code=$?
-    [ "$code" -ne 0 ] && [ "$status" -eq 0 ] && status=$code
-    report="$report  $store: $([ "$code" -eq 0 ] && echo passed || echo "FAILED (exit $code)") in $(( $(date +%s) - start )) s\n"
-done
-printf "==> PHPUnit by store\n$report"
-exit $status
+sfsync_phpunit_passes PHPUnit "$ROOT/tests/php/phpunit.xml" "$@"

@@ -27,21 +27,10 @@ fi
 stores=$(sfsync_stores) || exit 2
 sfsync_mysql_up "$ROOT" prestashop-tests || exit 1
 status=0
-report=""
 echo "==> stand-ins self-test (tests/prestashop/selftest.php)"
 if ! "${PHP:-php}" "$ROOT/tests/prestashop/selftest.php" >/dev/null; then
     echo "run.sh: selftest.php failed (run it alone to see the check)" >&2
     status=1
-    report="  selftest: FAILED\n"
 fi
-for store in $stores; do
-    echo "==> PHPUnit (PrestaShop stand-ins on MariaDB), queue store: $store"
-    start=$(date +%s)
-    code=0
-    SHOPPINGFEED_TEST_STORE=$store "${PHP:-php}" -d extension="$SHOPPINGFEED_SYNC_EXT" \
-        "${PHPUNIT:-/usr/bin/phpunit}" -c "$ROOT/tests/prestashop/phpunit.xml" "$@" || code=$?
-    [ "$code" -ne 0 ] && [ "$status" -eq 0 ] && status=$code
-    report="$report  $store: $([ "$code" -eq 0 ] && echo passed || echo "FAILED (exit $code)") in $(( $(date +%s) - start )) s\n"
-done
-printf "==> PrestaShop suite by store\n$report"
+sfsync_phpunit_passes "PHPUnit (PrestaShop stand-ins on MariaDB)" "$ROOT/tests/prestashop/phpunit.xml" "$@" || { code=$?; [ "$status" -eq 0 ] && status=$code; }
 exit $status

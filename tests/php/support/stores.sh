@@ -1,4 +1,4 @@
-# Sourced by tests/php/run.sh and tests/reliability/run.sh (bash): which
+# Sourced by tests/php/run.sh, tests/prestashop/run.sh and tests/reliability/run.sh (bash): which
 # queue stores a run covers (SHOPPINGFEED_TEST_STORE=sqlite|mysql|both) and
 # the MySQL/MariaDB server of the mysql pass.
 
@@ -49,4 +49,23 @@ sfsync_mysql_down() {
         bash "$SFSYNC_MARIADB_ROOT/scripts/mariadb.sh" stop || true
         SFSYNC_MARIADB_ROOT=
     fi
+}
+
+# Runs PHPUnit once per store with the extension loaded: sfsync_phpunit_passes
+# <title> <phpunit.xml> [phpunit options...]. Prints a line per pass and a
+# summary; returns the first failing pass's exit code (0 when all passed).
+sfsync_phpunit_passes() {
+    local title=$1 config=$2 store start code status=0 report=""
+    shift 2
+    for store in $stores; do
+        echo "==> $title, queue store: $store"
+        start=$(date +%s)
+        code=0
+        SHOPPINGFEED_TEST_STORE=$store "${PHP:-php}" -d extension="$SHOPPINGFEED_SYNC_EXT" \
+            "${PHPUNIT:-/usr/bin/phpunit}" -c "$config" "$@" || code=$?
+        [ "$code" -ne 0 ] && [ "$status" -eq 0 ] && status=$code
+        report="$report  $store: $([ "$code" -eq 0 ] && echo passed || echo "FAILED (exit $code)") in $(( $(date +%s) - start )) s\n"
+    done
+    printf "==> %s by store\n%b" "$title" "$report"
+    return $status
 }
