@@ -186,3 +186,73 @@ fn upkeep_through_the_trait_checkpoints_past_each_moment_s_threshold() {
     save(&idle, 1000);
     assert!(idle.wal_frames() > frames);
 }
+
+/// The checkpoint thread (`background_thread_pages`): saves that pause now
+/// and then (a shop's traffic) never reach the request path's bound, the
+/// thread's checkpoints let the WAL restart, and every row is there.
+#[test]
+fn the_checkpoint_thread_keeps_the_wal_small_off_the_request_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let bound = 4_000;
+    let store = SqliteStore::open_with(
+        path.to_str().unwrap(),
+        Options {
+            autocheckpoint_pages: Some(0),
+            request_checkpoint_pages: Some(bound),
+            background_thread_pages: Some(200),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let mut max_frames = 0;
+    let mut restarts = 0;
+    let mut last = 0;
+    for i in 1..=6_000 {
+        save(&store, i);
+        store.upkeep(Upkeep::AfterRequest);
+        let frames = store.wal_frames();
+        if frames < last {
+            restarts += 1;
+        }
+        last = frames;
+        max_frames = max_frames.max(frames);
+        if i % 100 == 0 {
+            // A moment without saves, as between two merchants' requests.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    assert!(
+        restarts >= 3,
+        "the WAL restarted {restarts} times (max {max_frames} frames)"
+    );
+    assert!(
+        max_frames < bound,
+        "the request path's bound was never reached: max {max_frames} frames"
+    );
+    assert_eq!(store.counts(1).unwrap(), [6_000, 0, 0, 0]);
+}
+
+/// The thread lives as long as its store: dropping the store ends it (its
+/// connection closed), and the next store of the same file starts its own;
+/// no row is lost on the way.
+#[test]
+fn a_store_dropped_ends_its_checkpoint_thread_and_a_new_one_starts_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let options = Options {
+        autocheckpoint_pages: Some(0),
+        background_thread_pages: Some(50),
+        ..Options::default()
+    };
+    for round in 0..3 {
+        let store = SqliteStore::open_with(path.to_str().unwrap(), options).unwrap();
+        for i in 1..=500 {
+            save(&store, round * 1000 + i);
+            store.upkeep(Upkeep::AfterRequest);
+        }
+        drop(store);
+    }
+    let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+    assert_eq!(store.counts(1).unwrap(), [1_500, 0, 0, 0]);
+}

@@ -18,12 +18,18 @@
 //!   `checkTickets`, `settle`, `retryFailed`, `purge`; not the real-time
 //!   chain inside `saveOrder`) run a PASSIVE checkpoint once the WAL holds
 //!   [`BACKGROUND_CHECKPOINT_FRAMES`] pages;
-//! - the bound: should no cron run for a long time, `saveOrder` itself
-//!   checkpoints once the WAL reaches [`WAL_BOUND_FRAMES`] pages (64 MiB of
-//!   4 KiB pages, some 4,000 saves): one merchant request in thousands then
-//!   pays the ~16 ms, and the WAL never grows without limit. A checkpoint
-//!   that a long reader keeps from finishing is tried again only after
-//!   another quarter of the bound, not on every save.
+//! - between crons: each time the WAL has grown by
+//!   [`CHECKPOINT_THREAD_FRAMES`] pages, `saveOrder` wakes a checkpoint
+//!   thread of its process (started by the first save that needs it, its
+//!   own connection: `sfsync_core::queue::sqlite`'s `checkpointer.rs`),
+//!   which copies the WAL back with a PASSIVE checkpoint while saves go
+//!   on; the WAL restarts at the first save after a complete one;
+//! - the bound: should the WAL still reach [`WAL_BOUND_FRAMES`] pages
+//!   (64 MiB of 4 KiB pages: saves so dense that the thread never sees the
+//!   WAL complete), `saveOrder` itself checkpoints, which then costs only
+//!   the frames the thread has not copied yet; the WAL never grows without
+//!   limit. A checkpoint that a long reader keeps from finishing is tried
+//!   again only after another quarter of the bound, not on every save.
 //!
 //! Durability does not depend on checkpoints: a commit is in the WAL when
 //! `saveOrder` returns (`synchronous=NORMAL`: it survives a killed or crashed
@@ -212,6 +218,9 @@ fn explain(e: Error) -> Error {
 pub const WAL_BOUND_FRAMES: u32 = 16_384;
 /// WAL pages past which a cron step checkpoints (PASSIVE) when it is done.
 pub const BACKGROUND_CHECKPOINT_FRAMES: u32 = 4_096;
+/// WAL growth (pages) that wakes the checkpoint thread: 4 MiB, small and
+/// frequent checkpoints, each a few milliseconds of the thread's time.
+pub const CHECKPOINT_THREAD_FRAMES: u32 = 1_024;
 /// The WAL file is cut back to this size after a checkpoint lets it restart.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
@@ -227,12 +236,14 @@ fn options(synchronous_full: bool, prestashop: Option<MysqlConfig>) -> OpenOptio
             journal_size_limit_bytes: Some(JOURNAL_SIZE_LIMIT_BYTES),
             request_checkpoint_pages: Some(WAL_BOUND_FRAMES),
             background_checkpoint_pages: Some(BACKGROUND_CHECKPOINT_FRAMES),
+            background_thread_pages: Some(CHECKPOINT_THREAD_FRAMES),
             ..Options::default()
         },
     }
 }
 
-/// After `saveOrder`'s commit: the bound only (a free check below it).
+/// After `saveOrder`'s commit: the checkpoint thread woken every
+/// [`CHECKPOINT_THREAD_FRAMES`] pages, and the bound (free checks below them).
 pub fn after_request_write(store: &dyn QueueStore) {
     store.upkeep(Upkeep::AfterRequest);
 }

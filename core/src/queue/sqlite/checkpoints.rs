@@ -131,9 +131,38 @@ impl SqliteStore {
         done.map(Some)
     }
 
+    /// Wakes the checkpoint thread (started here the first time) once the
+    /// WAL has grown by `background_thread_pages` since the last wake; a
+    /// free check otherwise. A WAL that restarted (smaller than at the last
+    /// wake) starts the count again.
+    fn wake_checkpointer(&self) {
+        let Some(step) = self.options.background_thread_pages.filter(|p| *p > 0) else {
+            return;
+        };
+        let frames = self.wal_frames();
+        let next = self.next_wake.get();
+        if next > step && frames.saturating_add(step) < next {
+            self.next_wake.set(step); // restarted since
+        }
+        if frames < self.next_wake.get().max(step) {
+            return;
+        }
+        let thread = self.checkpointer.get_or_init(|| {
+            super::checkpointer::Checkpointer::spawn(&self.path, self.options.busy_timeout_ms)
+        });
+        if let Some(thread) = thread {
+            if thread.wake() {
+                self.next_wake.set(frames.saturating_add(step));
+            }
+        }
+    }
+
     /// [`QueueStore::upkeep`](crate::queue::QueueStore::upkeep): a bounded checkpoint at the thresholds of
     /// the options.
     pub(super) fn checkpoint_at(&self, moment: Upkeep) {
+        if moment == Upkeep::AfterRequest {
+            self.wake_checkpointer();
+        }
         let threshold = match moment {
             Upkeep::AfterRequest => self.options.request_checkpoint_pages,
             Upkeep::AfterBackground => self.options.background_checkpoint_pages,

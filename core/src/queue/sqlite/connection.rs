@@ -63,6 +63,8 @@ impl SqliteStore {
                 options,
                 applied_migrations: Vec::new(),
                 wal,
+                checkpointer: std::cell::OnceCell::new(),
+                next_wake: std::cell::Cell::new(0),
             };
             store.applied_migrations = schema::migrate(&store.conn, path, busy_wait)?;
             if store.conn.is_readonly(rusqlite::MAIN_DB)? {

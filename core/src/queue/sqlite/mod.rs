@@ -41,6 +41,7 @@
 //! and names the queue's path in any error.
 
 mod changes;
+mod checkpointer;
 mod checkpoints;
 mod claims;
 mod connection;
@@ -97,6 +98,11 @@ pub struct Options {
     /// [`QueueStore::upkeep`] after a cron step checkpoints once the WAL
     /// holds this many pages. `None`: no upkeep there.
     pub background_checkpoint_pages: Option<u32>,
+    /// [`QueueStore::upkeep`] after a write in the merchant's request wakes
+    /// a checkpoint thread of this process each time the WAL has grown by
+    /// this many pages (see `checkpointer.rs`), so that the request path
+    /// seldom reaches its own bound. `None`: no thread.
+    pub background_thread_pages: Option<u32>,
 }
 
 impl Default for Options {
@@ -108,6 +114,7 @@ impl Default for Options {
             journal_size_limit_bytes: None,
             request_checkpoint_pages: None,
             background_checkpoint_pages: None,
+            background_thread_pages: None,
         }
     }
 }
@@ -125,6 +132,11 @@ pub struct SqliteStore {
     /// What the WAL hook records; boxed so that its address, handed to
     /// SQLite, stays put when the store moves.
     wal: Box<WalState>,
+    /// The checkpoint thread, started by the first request write that
+    /// needs it (`None` inside: it could not be started).
+    checkpointer: std::cell::OnceCell<Option<checkpointer::Checkpointer>>,
+    /// The WAL size at which the request path next wakes the thread.
+    next_wake: std::cell::Cell<u32>,
 }
 
 impl SqliteStore {
