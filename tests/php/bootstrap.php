@@ -55,19 +55,4 @@ require_once __DIR__ . '/fixtures/ShoppingfeedOrderSyncCarrierActions.php';
 ActionsHandler::$moduleDir = $root . '/php/module/';
 CronController::$lockDir = TestEnv::$tmp . '/locks';
 
-try {
-    Sandbox::start(getenv('SHOPPINGFEED_SANDBOX_BIN') ?: $root . '/target/release/sf-sandbox', TestEnv::$tmp);
-} catch (RuntimeException $e) {
-    fwrite(STDERR, "\n" . $e->getMessage() . "\n");
-    TestEnv::removeTree(TestEnv::$tmp);
-    exit(1);
-}
-ini_set('shoppingfeed_sync.api_url', Sandbox::url());
-
-register_shutdown_function(static function () {
-    Sandbox::stop();
-    TestEnv::dropQueueTables();
-    if (!getenv('SHOPPINGFEED_KEEP_TMP')) {
-        TestEnv::removeTree(TestEnv::$tmp);
-    }
-});
+TestEnv::startSuiteSandbox(getenv('SHOPPINGFEED_SANDBOX_BIN') ?: $root . '/target/release/sf-sandbox');

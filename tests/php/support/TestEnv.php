@@ -286,6 +286,31 @@ final class TestEnv
         return $code;
     }
 
+    /**
+     * A suite's bootstrap: starts the sandbox (exits 1 when it cannot),
+     * points the extension at it, and at the end stops it, drops the
+     * queue tables of the run and removes the temp folder (kept with
+     * SHOPPINGFEED_KEEP_TMP).
+     */
+    public static function startSuiteSandbox(string $binary): void
+    {
+        try {
+            Sandbox::start($binary, self::$tmp);
+        } catch (RuntimeException $e) {
+            fwrite(STDERR, "\n" . $e->getMessage() . "\n");
+            self::removeTree(self::$tmp);
+            exit(1);
+        }
+        ini_set('shoppingfeed_sync.api_url', Sandbox::url());
+        register_shutdown_function(static function () {
+            Sandbox::stop();
+            self::dropQueueTables();
+            if (!getenv('SHOPPINGFEED_KEEP_TMP')) {
+                self::removeTree(self::$tmp);
+            }
+        });
+    }
+
     public static function removeTree(string $dir): void
     {
         if (!is_dir($dir) || strpos($dir, sys_get_temp_dir()) !== 0) {

@@ -40,19 +40,4 @@ require_once dirname(__DIR__) . '/bootstrap.php';
 require_once __DIR__ . '/ShopRoot.php';
 require_once __DIR__ . '/PrestashopTestCase.php';
 
-try {
-    Sandbox::start(getenv('SHOPPINGFEED_SANDBOX_BIN') ?: $repo . '/target/release/sf-sandbox', TestEnv::$tmp);
-} catch (RuntimeException $e) {
-    fwrite(STDERR, "\n" . $e->getMessage() . "\n");
-    TestEnv::removeTree(TestEnv::$tmp);
-    exit(1);
-}
-ini_set('shoppingfeed_sync.api_url', Sandbox::url());
-
-register_shutdown_function(static function () {
-    Sandbox::stop();
-    TestEnv::dropQueueTables();
-    if (!getenv('SHOPPINGFEED_KEEP_TMP')) {
-        TestEnv::removeTree(TestEnv::$tmp);
-    }
-});
+TestEnv::startSuiteSandbox(getenv('SHOPPINGFEED_SANDBOX_BIN') ?: $repo . '/target/release/sf-sandbox');
