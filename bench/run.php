@@ -346,7 +346,40 @@ $R['rate_limit'] = [
     'left_pending' => $rlCounts['pending'],
 ];
 
-// 6. The MySQL/MariaDB store (issue 9): the same saves and drain on the
+// 6. Invoices (issue 12): saveOrder of a 200 KB PDF (the merchant's
+// request), then the upload of all of them through the cron runner (its
+// send run, multipart upload-documents, 20 files a request, then its check
+// run): bytes per second and the ratio to the network floor.
+$invN = (int) $env('BENCH_INVOICE_N', $small ? 200 : 1000);
+$invKb = (int) $env('BENCH_INVOICE_KB', 200);
+say("invoices: saveOrder x $invN of a $invKb KB PDF, then their upload");
+$invDb = "$work/invoices.sqlite";
+$R['invoice_save'] = run_json(array_merge([$php], $extArgs, ["$root/bench/invoices.php", "--n=$invN", "--kb=$invKb", "--db=$invDb"]));
+sandbox('POST', '/_sandbox/reset');
+$invSend = cron_run($invDb);
+$invCheck = cron_run($invDb);
+$invCounts = queue_counts($invDb);
+$invFloor = static function (int $requests) use ($cfg) {
+    return $requests * $cfg['latency_ms'] / 1000 / $cfg['in_flight'];
+};
+$R['invoice_drain'] = [
+    'n' => $invN,
+    'bytes' => $invN * $invKb * 1024,
+    'wall_s' => $invSend['wall_s'] + $invCheck['wall_s'],
+    'send_wall_s' => $invSend['wall_s'],
+    'send_requests' => $invSend['order_requests'],
+    'send_floor_s' => $invFloor($invSend['requests']),
+    'send_ratio_to_floor' => $invSend['wall_s'] / max(1e-9, $invFloor($invSend['requests'])),
+    'bytes_per_s' => $invN * $invKb * 1024 / max(1e-9, $invSend['wall_s']),
+    'check_wall_s' => $invCheck['wall_s'],
+    'check_requests' => $invCheck['requests'],
+    'max_rss_kib' => max($invSend['max_rss_kib'], $invCheck['max_rss_kib']),
+    'peak_php_bytes' => max($invSend['peak_php_bytes'], $invCheck['peak_php_bytes']),
+    'counts' => $invCounts,
+    'lost' => $invN - $invCounts['done'] - $invCounts['failed'],
+];
+
+// 7. The MySQL/MariaDB store (issue 9): the same saves and drain on the
 // private MariaDB that scripts/bench.sh starts (BENCH_MYSQL_URL), beside a
 // plain PDO MySQL upsert of the same row into the same schema.
 $mysqlUrl = (string) $env('BENCH_MYSQL_URL', '');

@@ -78,4 +78,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<php::queue::SyncQueue>()
         .class::<php::actions::SyncActions>()
         .class::<php::actions::StatusActions>()
+        .class::<php::actions::RefundActions>()
+        .class::<php::actions::InvoiceActions>()
 }

@@ -52,7 +52,20 @@
  *                          (upper-case letters, digits and '_', 1 to 64 characters)
  * - order                  the order snapshot (saveOrder): id_internal_shoppingfeed,
  *                          or reference + marketplace; id_order_state; carrier,
- *                          tracking_number, tracking_url; reason; refund
+ *                          tracking_number, tracking_url; reason; refund.
+ *                          SYNC_REFUND (one credit slip): id_order_slip (int > 0,
+ *                          required: one row per slip, a slip saved again once
+ *                          sent or settled queues nothing) and refund =>
+ *                          ['shipping' => bool, 'products' => [['reference' => string,
+ *                          'quantity' => int > 0], ...]] (at least one product:
+ *                          the API reads an empty list as a full refund).
+ *                          SYNC_INVOICE (the order's invoices, latest save wins):
+ *                          documents => [['name' => 'FA000012.pdf', 'type' =>
+ *                          'invoice' (default), 'content' => the PDF's bytes], ...]:
+ *                          1 to 10 documents, each a PDF (starts with %PDF-) of
+ *                          at most 5,000,000 bytes, 10,000,000 bytes in all; kept in
+ *                          the queue (base64) so any web server's cron can send
+ *                          them; find() and batch show name, type and size only
  * - token                  Shopping Feed API token (API steps; never in a message)
  * - shoppingfeed_store_id  Shopping Feed store id, int (API steps). Extension: on
  *                          saveOrder it tags the row with its store (find(): key
@@ -116,9 +129,11 @@ final class ShoppingfeedOrderSyncQueue
      * Every queue row of one PrestaShop order, oldest first.
      *
      * A row: id_shoppingfeed_order, id_order, id_shop (ints), action, state,
-     * operation (ship|cancel|refund|deliver|null), payload (array), batch_id,
+     * operation (ship|cancel|refund|deliver|upload-documents|null), payload (array), batch_id,
      * ticket_id, attempts, failures (ints), last_error, update_at, date_add,
-     * date_upd ('Y-m-d H:i:s', UTC).
+     * date_upd ('Y-m-d H:i:s', UTC). Extension: shoppingfeed_store_id (int,
+     * 0 = untagged) and subject (int: the credit slip of a SYNC_REFUND row,
+     * else 0).
      *
      * @return list<array<string, mixed>>
      *
@@ -332,6 +347,75 @@ class ShoppingfeedOrderSyncStatusActions extends ShoppingfeedOrderSyncActions
      * Reads the tickets of the claimed CHECK_TICKET rows by batch id and
      * settles each row (succeed/canceled: done; failed: retry, then
      * STATE_FAILED; scheduled/running: left as is; unknown batch: retry).
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function checkTickets(): bool {}
+}
+
+/**
+ * Partial refunds (v2): ShoppingfeedOrderSyncQueue::ACTION_SYNC_REFUND, one
+ * credit slip per row (order.id_order_slip), sent as a `refund` with exactly
+ * that slip's products and shipping flag, whatever the order's state. Two
+ * slips of one order are two refunds (each its own request, so each ticket
+ * is read alone); a slip saved again once it is being sent, sent or settled
+ * is not queued again.
+ *
+ * Cron chains: send = getBatch, prepareBatch, sendBatch (order_action
+ * SYNC_REFUND); check = getBatch, checkTickets (CHECK_TICKET_SYNC_REFUND).
+ * The methods work as ShoppingfeedOrderSyncStatusActions's.
+ */
+class ShoppingfeedOrderSyncRefundActions extends ShoppingfeedOrderSyncActions
+{
+    /** Maps each claimed row to a `refund`; sets operations. */
+    public function prepareBatch(): bool {}
+
+    /**
+     * Sends the refunds (at most 100 orders a request, each order once) and
+     * records the batch ids.
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token (401/403): the claims are released
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function sendBatch(): bool {}
+
+    /**
+     * Reads the tickets of the claimed CHECK_TICKET_SYNC_REFUND rows and settles each row.
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function checkTickets(): bool {}
+}
+
+/**
+ * Invoices (v2): ShoppingfeedOrderSyncQueue::ACTION_SYNC_INVOICE, one row
+ * per order carrying its invoice PDFs (order.documents), uploaded with
+ * `upload-documents` (multipart: one files[] part per PDF and the body part
+ * naming each order and its documents), whatever the order's state. At most
+ * 20 files and 20,000,000 bytes a request; every batch id kept, every
+ * ticket read. A later save of the order replaces a pending one. The bytes
+ * of a done row go when done rows are purged.
+ *
+ * Cron chains: send = getBatch, prepareBatch, sendBatch (order_action
+ * SYNC_INVOICE); check = getBatch, checkTickets (CHECK_TICKET_SYNC_INVOICE).
+ */
+class ShoppingfeedOrderSyncInvoiceActions extends ShoppingfeedOrderSyncActions
+{
+    /** Maps each claimed row to an `upload-documents`; sets operations. */
+    public function prepareBatch(): bool {}
+
+    /**
+     * Uploads the documents and records the batch ids.
+     *
+     * @throws ShoppingfeedApiException when the API refuses the token (401/403): the claims are released
+     * @throws ShoppingfeedSyncException for bad input
+     */
+    public function sendBatch(): bool {}
+
+    /**
+     * Reads the tickets of the claimed CHECK_TICKET_SYNC_INVOICE rows and settles each row.
      *
      * @throws ShoppingfeedApiException when the API refuses the token
      * @throws ShoppingfeedSyncException for bad input

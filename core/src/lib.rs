@@ -19,6 +19,7 @@ pub mod api;
 pub mod engine;
 pub mod error;
 pub mod fasthash;
+pub mod invoice;
 pub mod model;
 pub mod queue;
 pub mod retry;

@@ -6,6 +6,10 @@ use serde_json::{Map, Value};
 
 pub const ACTION_SYNC_STATUS: &str = "SYNC_STATUS";
 pub const ACTION_CHECK_TICKET_SYNC_STATUS: &str = "CHECK_TICKET_SYNC_STATUS";
+/// Partial refunds: one row per credit slip (see [`subject_of`]).
+pub const ACTION_SYNC_REFUND: &str = "SYNC_REFUND";
+/// Invoice PDFs, uploaded with `upload-documents`.
+pub const ACTION_SYNC_INVOICE: &str = "SYNC_INVOICE";
 /// Prefix of the ticket-checking stage of an action (`SYNC_STATUS` ->
 /// `CHECK_TICKET_SYNC_STATUS`).
 pub const CHECK_TICKET_PREFIX: &str = "CHECK_TICKET_";
@@ -46,14 +50,17 @@ pub enum Operation {
     Cancel,
     Refund,
     Deliver,
+    /// `upload-documents` (multipart: the invoices' PDFs).
+    UploadDocuments,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 4] = [
+    pub const ALL: [Operation; 5] = [
         Operation::Ship,
         Operation::Cancel,
         Operation::Refund,
         Operation::Deliver,
+        Operation::UploadDocuments,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +69,7 @@ impl Operation {
             Operation::Cancel => "cancel",
             Operation::Refund => "refund",
             Operation::Deliver => "deliver",
+            Operation::UploadDocuments => "upload-documents",
         }
     }
 
@@ -96,6 +104,10 @@ pub struct Row {
     /// token its order was imported with), 0 when the saver did not say: a
     /// claim for one store takes only its rows and untagged ones.
     pub store_id: i64,
+    /// What the update is about within its order and action: the credit
+    /// slip's id for `SYNC_REFUND` (one row per slip), 0 otherwise (one row
+    /// per order and action, latest wins). See [`subject_of`].
+    pub subject: i64,
 }
 
 /// Checks an action name: upper-case letters, digits and `_`, 1 to 64 chars.
@@ -262,16 +274,81 @@ fn non_empty_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>> 
 /// fields; anything near this is a bug of the caller, not an order.
 pub const MAX_SNAPSHOT_BYTES: usize = 64 * 1024;
 
+/// The limit of an action's snapshot: an invoice's carries its PDFs (as
+/// base64, see [`crate::invoice`]), the others [`MAX_SNAPSHOT_BYTES`].
+pub fn max_snapshot_bytes(action: &str) -> usize {
+    if action == ACTION_SYNC_INVOICE {
+        crate::invoice::MAX_UPDATE_BYTES / 3 * 4 + MAX_SNAPSHOT_BYTES
+    } else {
+        MAX_SNAPSHOT_BYTES
+    }
+}
+
+/// The operation of a field's action, whatever the order's state: a
+/// credit slip is a `refund`, an invoice an `upload-documents`. None for
+/// the status (mapped through the state lists) and other actions.
+pub fn field_operation(action: &str) -> Option<Operation> {
+    match base_action(action) {
+        ACTION_SYNC_REFUND => Some(Operation::Refund),
+        ACTION_SYNC_INVOICE => Some(Operation::UploadDocuments),
+        _ => None,
+    }
+}
+
+/// The row key's subject of an update (see
+/// [`crate::queue::RowKey::subject`]): the credit slip's id for
+/// `SYNC_REFUND` (`id_order_slip`, required), 0 for every other action.
+pub fn subject_of(action: &str, snapshot: &Value) -> Result<i64> {
+    if action != ACTION_SYNC_REFUND {
+        return Ok(0);
+    }
+    snapshot
+        .get("id_order_slip")
+        .and_then(positive_id)
+        .ok_or_else(|| {
+            Error::input(
+                "order.id_order_slip must be a positive integer (the credit slip this refund is)",
+            )
+        })
+}
+
+/// A partial refund (`SYNC_REFUND`) names its slip and lists what it
+/// refunds: the API reads an empty product list as a refund of the whole
+/// order, so a slip without products cannot be sent as a partial one.
+fn validate_partial_refund(snapshot: &Value) -> Result<()> {
+    subject_of(ACTION_SYNC_REFUND, snapshot)?;
+    let products = snapshot
+        .get("refund")
+        .filter(|r| r.is_object())
+        .ok_or_else(|| {
+            Error::input("order.refund is missing: a credit slip's refund lists its products ('shipping', 'products')")
+        })?
+        .get("products");
+    match products {
+        Some(Value::Array(list)) if !list.is_empty() => Ok(()),
+        _ => Err(Error::input(
+            "order.refund.products is empty: Shopping Feed reads an empty list as a refund of the \
+             whole order, so a credit slip without products cannot be sent as a partial refund",
+        )),
+    }
+}
+
 /// Checks a snapshot before it is queued. `SYNC_STATUS` needs
-/// `id_order_state` and an identifier; other actions only an identifier.
+/// `id_order_state` and an identifier, `SYNC_REFUND` its slip and products,
+/// `SYNC_INVOICE` its documents; other actions only an identifier.
 /// Optional fields must have the documented types.
 pub fn validate_snapshot(action: &str, snapshot: &Value) -> Result<()> {
     let obj = snapshot
         .as_object()
         .ok_or_else(|| Error::input("order must be an array (the order snapshot)"))?;
     identifier(snapshot)?;
-    if action == ACTION_SYNC_STATUS {
-        order_state(snapshot)?;
+    match action {
+        ACTION_SYNC_STATUS => {
+            order_state(snapshot)?;
+        }
+        ACTION_SYNC_REFUND => validate_partial_refund(snapshot)?,
+        ACTION_SYNC_INVOICE => crate::invoice::validate(snapshot)?,
+        _ => {}
     }
     for key in ["carrier", "tracking_number", "tracking_url", "reason"] {
         match obj.get(key) {
@@ -358,6 +435,7 @@ pub fn element(op: Operation, snapshot: &Value) -> Result<Value> {
             el.insert("refund".into(), refund);
         }
         Operation::Deliver => {}
+        Operation::UploadDocuments => return crate::invoice::element(el, snapshot),
     }
     Ok(Value::Object(el))
 }
@@ -384,6 +462,7 @@ impl Row {
             date_add: 0,
             date_upd: 0,
             store_id: 0,
+            subject: 0,
         }
     }
 }

@@ -54,6 +54,7 @@ fn fixture_rows() -> Vec<Row> {
         date_add: T0,
         date_upd: T0,
         store_id: 0,
+        subject: 0,
     };
     let ship = Some(Operation::Ship);
     vec![

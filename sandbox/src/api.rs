@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::body::SbBody;
+use crate::catalog;
+use crate::documents::{self, Upload};
 use crate::hal;
 use crate::rate_limit::{self, Verdict};
 use crate::state::{
@@ -27,7 +29,7 @@ use crate::Config;
 
 /// Most orders accepted in one order POST.
 pub const MAX_ORDERS: usize = 100;
-/// Largest request body read.
+/// Largest request body read (upload-documents has its own, larger one).
 const MAX_BODY: usize = 32 * 1024 * 1024;
 /// Longest a request waits while `hang` is on before answering 503.
 const HANG_MAX: Duration = Duration::from_secs(600);
@@ -382,8 +384,8 @@ async fn dispatch(
     }
 }
 
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Resp> {
+    match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => {
             if e.is::<http_body_util::LengthLimitError>() {
@@ -396,7 +398,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
 }
 
 async fn auth(shared: &Shared, req: Request<Incoming>) -> Resp {
-    let body = match read_body(req).await {
+    let body = match read_body(req, MAX_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -449,12 +451,45 @@ async fn order(
         return problem(404, &format!("Unknown order operation: {op}"));
     };
     out.operation = Some(op);
-    let body = match read_body(req).await {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let limit = if op == Op::UploadDocuments {
+        documents::MAX_BODY
+    } else {
+        MAX_BODY
+    };
+    let body = match read_body(req, limit).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return problem(400, "Request body is not UTF-8");
+    // upload-documents: the order list is the multipart `body` part; from
+    // there on both kinds of request share the code below
+    let upload = if op == Op::UploadDocuments {
+        let up = match Upload::read(content_type.as_deref(), &body) {
+            Ok(u) => u,
+            Err(detail) => return problem(400, &detail),
+        };
+        // the log keeps names, sizes and hashes, never the bytes
+        out.body = Some(up.summary().into());
+        if let Some(detail) = up.too_large() {
+            return problem(413, &detail);
+        }
+        Some(up)
+    } else {
+        None
+    };
+    let text = match &upload {
+        Some(up) => match up.body() {
+            Ok(t) => t,
+            Err(detail) => return problem(400, &detail),
+        },
+        None => match std::str::from_utf8(&body) {
+            Ok(t) => t,
+            Err(_) => return problem(400, "Request body is not UTF-8"),
+        },
     };
     // The elements are kept as raw JSON so ticket payloads are exactly what
     // the client sent; each one is also parsed for validation.
@@ -467,7 +502,9 @@ async fn order(
             };
         }
     };
-    out.body = Some(text.into());
+    if upload.is_none() {
+        out.body = Some(text.into());
+    }
     let list: Vec<&RawValue> = match top.get("order").map(|r| serde_json::from_str(r.get())) {
         Some(Ok(l)) => l,
         _ => return problem(400, "Body must be a JSON object with an \"order\" array"),
@@ -491,6 +528,11 @@ async fn order(
         match parse_order(op, i, &el, raw.get()) {
             Ok(p) => parsed.push(p),
             Err(detail) => return problem(400, &detail),
+        }
+    }
+    if let Some(up) = &upload {
+        if let Err(detail) = up.assign(&mut parsed) {
+            return problem(400, &detail);
         }
     }
     let mut st = shared.lock();
@@ -565,6 +607,7 @@ fn parse_order(op: Op, i: usize, el: &Value, raw: &str) -> Result<ParsedOrder, S
     };
     let name = display.as_str();
     let mut empty_tracking = false;
+    let mut documents = 0;
     match op {
         Op::Ship => {
             for k in ["carrier", "trackingNumber", "trackingLink"] {
@@ -626,6 +669,7 @@ fn parse_order(op: Op, i: usize, el: &Value, raw: &str) -> Result<ParsedOrder, S
                 }
             }
         }
+        Op::UploadDocuments => documents = documents::count_documents(o, name)?,
         Op::Accept | Op::Refuse | Op::Unacknowledge | Op::Deliver => {}
     }
     let mut report_keys = String::from("{");
@@ -646,6 +690,9 @@ fn parse_order(op: Op, i: usize, el: &Value, raw: &str) -> Result<ParsedOrder, S
         payload: raw.into(),
         report_keys,
         empty_tracking,
+        channel: o.get("channelName").and_then(Value::as_str).map(Box::from),
+        documents,
+        failure: None,
     })
 }
 
@@ -848,11 +895,26 @@ async fn control(shared: &Shared, req: Request<Incoming>) -> Resp {
             shared.shutdown.send_replace(true);
             json_resp(200, "{\"shutdown\":true}")
         }
+        (&Method::POST, "orders") => {
+            let v = match read_json(req).await {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            match catalog::declare_all(&mut shared.lock(), &v) {
+                Ok(b) => json_resp(200, b),
+                Err(e) => problem(400, &e),
+            }
+        }
+        (&Method::GET, "orders") => {
+            let st = shared.lock();
+            let all: Vec<Value> = st.catalog.all().map(catalog::Declared::json).collect();
+            json_resp(200, serde_json::json!({ "orders": all }).to_string())
+        }
         (&Method::GET, s) if s.starts_with("orders/") => {
             let key = percent_decode(&s["orders/".len()..], false);
             json_resp(200, shared.lock().order_history(&key))
         }
-        (_, "config" | "faults" | "log" | "stats" | "reset" | "shutdown") => {
+        (_, "config" | "faults" | "log" | "stats" | "reset" | "shutdown" | "orders") => {
             problem(405, "Method not allowed")
         }
         _ => problem(404, "Unknown sandbox control endpoint"),
@@ -860,7 +922,7 @@ async fn control(shared: &Shared, req: Request<Incoming>) -> Resp {
 }
 
 async fn read_json(req: Request<Incoming>) -> Result<Value, Resp> {
-    let body = read_body(req).await?;
+    let body = read_body(req, MAX_BODY).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }

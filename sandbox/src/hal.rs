@@ -138,8 +138,10 @@ pub fn order_one(shared: &Shared, store: Option<i64>, id: &str) -> Resp {
 
 /// An order as far as its tickets tell: the ids it was named by, the
 /// status its newest succeeded operation implies (null while none
-/// succeeded), the `storeReference` of a succeeded acknowledge.
+/// succeeded), the `storeReference` of a succeeded acknowledge; a declared
+/// order (catalog.rs) also shows its `items` and its declared names.
 fn order_json(st: &State, o: &SeenOrder) -> Value {
+    let declared = st.catalog.get(o.store, &o.key);
     let now = std::time::Instant::now();
     let (mut id, mut reference, mut channel) = (None, None, None);
     match &o.key {
@@ -170,17 +172,25 @@ fn order_json(st: &State, o: &SeenOrder) -> Value {
             Op::Ship if partial("items") => Some("partially_shipped"),
             Op::Ship | Op::Deliver => Some("shipped"),
             Op::Cancel => Some("cancelled"),
-            Op::Refund => match p.get("refund") {
-                Some(r) if partial_refund(r) => Some("partially_refunded"),
-                _ => Some("refunded"),
+            // a declared order knows whether anything is left to refund
+            Op::Refund => match (declared, p.get("refund")) {
+                (Some(d), _) if !d.fully_refunded() => Some("partially_refunded"),
+                (Some(_), _) => Some("refunded"),
+                (None, Some(r)) if partial_refund(r) => Some("partially_refunded"),
+                (None, _) => Some("refunded"),
             },
-            Op::Acknowledge | Op::Unacknowledge => status,
+            Op::Acknowledge | Op::Unacknowledge | Op::UploadDocuments => status,
         };
         match t.op {
             Op::Acknowledge => store_ref = s("storeReference").or(store_ref),
             Op::Unacknowledge => store_ref = None,
             _ => {}
         }
+    }
+    if let Some(d) = declared {
+        id = id.or(d.id);
+        reference = reference.or_else(|| d.reference.clone());
+        channel = channel.or_else(|| d.channel.clone());
     }
     let mut v = json!({
         "id": id,
@@ -190,6 +200,14 @@ fn order_json(st: &State, o: &SeenOrder) -> Value {
         "_embedded": {"channel": {"name": channel}},
         "_links": {},
     });
+    if let Some(d) = declared {
+        let items: Vec<Value> = d
+            .items
+            .iter()
+            .map(|i| json!({"reference": i.reference, "quantity": i.quantity}))
+            .collect();
+        v["items"] = Value::Array(items);
+    }
     if let Some(i) = id {
         v["_links"]["self"] = json!({"href": format!("/v1/store/{}/order/{i}", o.store)});
     }

@@ -12,7 +12,10 @@
 
 mod api;
 mod body;
+mod catalog;
+mod documents;
 mod hal;
+mod multipart;
 mod orders;
 mod quirks;
 mod rate_limit;

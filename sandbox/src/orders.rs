@@ -1,7 +1,8 @@
-//! The orders the sandbox has seen: every order that got a ticket, per
-//! store, in the order first seen. `GET /v1/store/{id}/order` lists them;
-//! the sandbox keeps no catalogue of its own, so it shows only what the
-//! operations told it (an order never operated on is not there).
+//! The orders the sandbox has seen: every order that got a ticket or was
+//! declared (`POST /_sandbox/orders`, catalog.rs), per store, in the order
+//! first seen. `GET /v1/store/{id}/order` lists them; the sandbox has no
+//! catalogue beyond what tests declare, so it shows only what the
+//! operations and declarations told it.
 
 use std::collections::HashMap;
 
@@ -23,17 +24,25 @@ pub struct OrderBook {
 impl OrderBook {
     /// Records ticket `ticket` for the order `key` of `store`.
     pub fn note(&mut self, store: i64, key: &OrderKey, ticket: u32) {
-        if let Some(&i) = self.index.get(&(store, key.clone())) {
-            self.list[i as usize].tickets.push(ticket);
-            return;
+        self.entry(store, key).tickets.push(ticket);
+    }
+
+    /// Lists a declared order (no ticket yet) if it is not listed already.
+    pub fn declare(&mut self, store: i64, key: &OrderKey) {
+        self.entry(store, key);
+    }
+
+    fn entry(&mut self, store: i64, key: &OrderKey) -> &mut SeenOrder {
+        let next = self.list.len() as u32;
+        let i = *self.index.entry((store, key.clone())).or_insert(next);
+        if i == next {
+            self.list.push(SeenOrder {
+                store,
+                key: key.clone(),
+                tickets: Vec::new(),
+            });
         }
-        self.index
-            .insert((store, key.clone()), self.list.len() as u32);
-        self.list.push(SeenOrder {
-            store,
-            key: key.clone(),
-            tickets: vec![ticket],
-        });
+        &mut self.list[i as usize]
     }
 
     pub fn of_store(&self, store: i64) -> impl Iterator<Item = &SeenOrder> {

@@ -7,6 +7,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
+use crate::catalog::Catalog;
+use crate::documents::{DocSwitches, NO_DOCUMENTS_MSG};
 use crate::hal::TicketView;
 use crate::orders::OrderBook;
 use crate::quirks::{Quirks, ShownState, DUP_SHOWN_MSG};
@@ -29,10 +31,12 @@ pub enum Op {
     Acknowledge,
     Unacknowledge,
     Deliver,
+    /// Multipart, not JSON (documents.rs); ticketed like the others.
+    UploadDocuments,
 }
 
 impl Op {
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 9] = [
         Op::Accept,
         Op::Refuse,
         Op::Ship,
@@ -41,6 +45,7 @@ impl Op {
         Op::Acknowledge,
         Op::Unacknowledge,
         Op::Deliver,
+        Op::UploadDocuments,
     ];
 
     pub fn parse(s: &str) -> Option<Op> {
@@ -57,6 +62,7 @@ impl Op {
             Op::Acknowledge => "acknowledge",
             Op::Unacknowledge => "unacknowledge",
             Op::Deliver => "deliver",
+            Op::UploadDocuments => "upload-documents",
         }
     }
 
@@ -70,6 +76,8 @@ impl Op {
             Op::Acknowledge => "order.notify.acknowledge",
             Op::Unacknowledge => "order.notify.unacknowledge",
             Op::Deliver => "order.notify.delivery",
+            // inferred: the API doc names no type for document uploads
+            Op::UploadDocuments => "order.upload.documents",
         }
     }
 
@@ -190,6 +198,8 @@ pub struct RuntimeConfig {
     pub quirks: Quirks,
     /// Rate-limit mode (rate_limit.rs); None = off.
     pub rate_limit: Option<RateLimit>,
+    /// Orders and channels that take no documents (documents.rs).
+    pub documents: DocSwitches,
 }
 
 impl RuntimeConfig {
@@ -208,6 +218,7 @@ impl RuntimeConfig {
             unknown_batches: HashSet::new(),
             quirks: Quirks::default(),
             rate_limit: None,
+            documents: DocSwitches::default(),
         }
     }
 }
@@ -283,7 +294,8 @@ pub struct LogEntry {
     pub auth_ok: bool,
     pub orders: Option<u32>,
     pub operation: Option<Op>,
-    /// Raw JSON body of order POSTs (valid JSON only).
+    /// Raw JSON body of order POSTs (valid JSON only); for upload-documents
+    /// a summary of the multipart body (documents.rs), never the files.
     pub body: Option<Box<str>>,
     pub batch_id: Option<Box<str>>,
     pub fault: Option<&'static str>,
@@ -312,7 +324,7 @@ struct Stats {
     requests: u64,
     order_requests: u64,
     ticket_requests: u64,
-    orders_received: [u64; 8],
+    orders_received: [u64; Op::ALL.len()],
     ignored: u64,
     rejected: u64,
     faults_injected: u64,
@@ -334,6 +346,13 @@ pub struct ParsedOrder {
     /// JSON object with the element's id/reference/channelName keys.
     pub report_keys: String,
     pub empty_tracking: bool,
+    /// The element's `channelName`, when it gives one.
+    pub channel: Option<Box<str>>,
+    /// Documents it names (upload-documents; 0 for other operations).
+    pub documents: usize,
+    /// Found while reading the request (a document that is no PDF): the
+    /// ticket fails with this message.
+    pub failure: Option<Box<str>>,
 }
 
 pub struct State {
@@ -353,6 +372,8 @@ pub struct State {
     pub orders: OrderBook,
     /// Token buckets of the rate-limit mode.
     pub buckets: Buckets,
+    /// Orders whose products tests declared (catalog.rs).
+    pub catalog: Catalog,
 }
 
 fn random_u64() -> u64 {
@@ -403,6 +424,7 @@ impl State {
             stats: Stats::default(),
             orders: OrderBook::default(),
             buckets: Buckets::default(),
+            catalog: Catalog::default(),
         }
     }
 
@@ -551,7 +573,10 @@ impl State {
         self.stats.orders_received[op.idx()] += orders.len() as u64;
         for o in orders {
             let pkey = (store, op, o.key.clone());
-            if let Some(list) = self.performed.get(&pkey) {
+            // a declared order's refunds are checked against its products,
+            // so a second (partial) refund is not a re-send to ignore
+            let counted_refund = op == Op::Refund && self.catalog.get(store, &o.key).is_some();
+            if let Some(list) = self.performed.get(&pkey).filter(|_| !counted_refund) {
                 if list
                     .iter()
                     .any(|&t| self.tickets[t as usize].blocks_resend(now))
@@ -565,7 +590,12 @@ impl State {
                     continue;
                 }
             }
-            let outcome = self.decide(store, op, &o);
+            let mut outcome = self.decide(store, op, &o);
+            if counted_refund && matches!(outcome, Outcome::Succeed) {
+                if let Some(Err(m)) = self.catalog.refund(store, &o.key, &o.display, &o.payload) {
+                    outcome = Outcome::Failed(m.into());
+                }
+            }
             let idx = self.tickets.len() as u32;
             // stats: settled at once, or pending until its deadline
             if delay == 0 {
@@ -581,7 +611,7 @@ impl State {
                     let prev_ok = matches!(self.tickets[e.last as usize].outcome, Outcome::Succeed);
                     e.times += 1;
                     e.last = idx;
-                    if prev_ok && !e.dup {
+                    if prev_ok && !e.dup && !counted_refund {
                         e.dup = true;
                         self.stats.duplicates += 1;
                     }
@@ -628,6 +658,19 @@ impl State {
         }
         if let Some((m, _)) = Self::lookup(&self.cfg.fail_orders, &o.display, alt) {
             return Outcome::Failed(m.as_str().into());
+        }
+        if op == Op::UploadDocuments {
+            let declared = self.catalog.get(store, &o.key);
+            let channel = o
+                .channel
+                .as_deref()
+                .or_else(|| declared.and_then(|d| d.channel.as_deref()));
+            if self.cfg.documents.refuses(&o.display, alt, channel) {
+                return Outcome::Failed(NO_DOCUMENTS_MSG.into());
+            }
+        }
+        if let Some(m) = &o.failure {
+            return Outcome::Failed(m.clone());
         }
         if op == Op::Ship && o.empty_tracking {
             return Outcome::Failed("Missing tracking number".into());

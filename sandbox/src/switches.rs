@@ -26,6 +26,7 @@ pub fn config_json(c: &RuntimeConfig) -> String {
     });
     if let Value::Object(m) = &mut v {
         c.quirks.write_json(m);
+        c.documents.write_json(m);
     }
     v.to_string()
 }
@@ -141,7 +142,7 @@ pub fn merge_config(cur: &RuntimeConfig, v: &Value) -> Result<RuntimeConfig, Str
             }
             "rate_limit" => c.rate_limit = rate_limit::parse(val)?,
             other => {
-                if !c.quirks.merge_key(other, val)? {
+                if !c.quirks.merge_key(other, val)? && !c.documents.merge_key(other, val)? {
                     return Err(format!("Unknown config key: {other}"));
                 }
             }

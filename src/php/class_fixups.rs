@@ -16,7 +16,7 @@
 //!    declares a public constructor (that throws); it is made private, as a
 //!    PHP developer would write it.
 
-use super::actions::{StatusActions, SyncActions};
+use super::actions::{InvoiceActions, RefundActions, StatusActions, SyncActions};
 use super::queue::SyncQueue;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::ffi::{zend_function, zend_hash_str_find_ptr_lc, zend_object};
@@ -113,6 +113,8 @@ pub fn apply() {
     unsafe {
         fix::<SyncActions>();
         fix::<StatusActions>();
+        fix::<RefundActions>();
+        fix::<InvoiceActions>();
         let queue = std::ptr::from_ref(SyncQueue::get_metadata().ce()).cast_mut();
         make_private(queue, "__construct");
     }

@@ -44,6 +44,16 @@ impl std::fmt::Display for JsonPath<'_> {
     }
 }
 
+impl JsonPath<'_> {
+    /// `order.documents.N`: one document of an invoice snapshot.
+    fn is_invoice_document(&self) -> bool {
+        matches!(
+            self,
+            JsonPath::Index(JsonPath::Key(JsonPath::Root("order"), "documents"), _)
+        )
+    }
+}
+
 fn value_to_json(zv: &Zval, path: &JsonPath<'_>, depth: usize) -> Result<Value, Error> {
     if depth > MAX_DEPTH {
         return Err(Error::input(format!(
@@ -99,7 +109,17 @@ fn array_to_json(ht: &ZendHashTable, path: &JsonPath<'_>, depth: usize) -> Resul
         return Ok(Value::Array(out));
     }
     let mut out = Map::with_capacity(entries.len());
+    let document = path.is_invoice_document();
     for (key, v) in entries {
+        if document && key == "content" {
+            // A PDF's bytes (any bytes: JSON text cannot hold them), kept
+            // as base64 (see sfsync_core::invoice).
+            if let Some(bytes) = v.dereference().zend_str() {
+                let encoded = sfsync_core::invoice::encode(bytes.as_bytes());
+                out.insert("content_base64".to_string(), Value::String(encoded));
+                continue;
+            }
+        }
         let child = value_to_json(v, &JsonPath::Key(path, &key), depth + 1)?;
         out.insert(key, child);
     }
@@ -237,6 +257,23 @@ pub fn describe(zv: &Zval) -> &'static str {
     }
 }
 
+/// An invoice snapshot as PHP sees it in `find()` and the conveyor's
+/// `batch`: each document's name, type and `size`, not its bytes (a batch
+/// of PDFs would fill PHP's memory; the steps read the bytes from the
+/// queue, never from PHP).
+fn without_bytes(map: &Map<String, Value>) -> Value {
+    let mut out = map.clone();
+    if let Some(Value::Array(docs)) = out.get_mut("documents") {
+        for doc in docs.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(Value::String(b64)) = doc.remove("content_base64") {
+                let size = sfsync_core::invoice::decoded_len(&b64);
+                doc.insert("size".to_string(), Value::from(size));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
 /// A queue row as PHP sees it (the keys of the contract).
 pub fn row_to_php(row: &Row) -> Zval {
     let mut ht = ZendHashTable::with_capacity(16);
@@ -260,6 +297,7 @@ pub fn row_to_php(row: &Row) -> Zval {
         opt(&row.operation.map(|o| o.as_str().to_string())),
     );
     let payload = match &row.payload {
+        Value::Object(map) if map.contains_key("documents") => from_json(&without_bytes(map)),
         Value::Object(_) => from_json(&row.payload),
         _ => {
             let mut zv = Zval::new();
@@ -274,6 +312,7 @@ pub fn row_to_php(row: &Row) -> Zval {
     let _ = ht.insert("failures", row.failures);
     let _ = ht.insert("last_error", opt(&row.last_error));
     let _ = ht.insert("shoppingfeed_store_id", row.store_id);
+    let _ = ht.insert("subject", row.subject);
     let mut buf = [0u8; 19];
     for (key, ts) in [
         ("update_at", row.update_at),

@@ -223,6 +223,11 @@ final class CronControllerTest extends SyncTestCase
         $module = $this->dir . '/module/';
         mkdir($module . 'classes/actions', 0700, true);
         copy(TestEnv::moduleDir() . 'classes/actions/ShoppingfeedOrderSyncStatusActions.php', $module . 'classes/actions/ShoppingfeedOrderSyncStatusActions.php');
+        foreach (['Refund', 'Invoice'] as $field) {
+            $file = 'classes/actions/ShoppingfeedOrderSync' . $field . 'Actions.php';
+            copy(TestEnv::moduleDir() . $file, $module . $file);
+        }
+        copy(TestEnv::moduleDir() . 'classes/ShoppingfeedOrderSyncExtensionCheck.php', $module . 'classes/ShoppingfeedOrderSyncExtensionCheck.php');
         file_put_contents($module . 'classes/actions/ShoppingfeedOrderSyncCarrierActions.php', "<?php\nrequire_once " . var_export(__DIR__ . '/fixtures/ShoppingfeedOrderSyncCarrierActions.php', true) . ";\n");
         ActionsHandler::$moduleDir = $module;
         ShoppingfeedOrderSyncCarrierActions::reset();
@@ -232,7 +237,7 @@ final class CronControllerTest extends SyncTestCase
         $this->assertTrue($carrier->saveOrder());
 
         $summary = $this->runCron(['shops' => [1]], 'cron-secure-key', new CarrierAwareSyncController())['answer']['data']['summary'][1];
-        $this->assertSame(['SYNC_STATUS', 'SYNC_CARRIER'], array_keys($summary['actions']));
+        $this->assertSame(['SYNC_STATUS', 'SYNC_REFUND', 'SYNC_INVOICE', 'SYNC_CARRIER'], array_keys($summary['actions']));
         $this->assertSame(1, $summary['actions']['SYNC_STATUS']['sent']);
         $this->assertSame(1, $summary['actions']['SYNC_CARRIER']['iterations']);
         $states = array_column(ShoppingfeedOrderSyncQueue::find(1), 'state', 'action');

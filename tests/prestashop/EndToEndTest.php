@@ -116,6 +116,66 @@ final class EndToEndTest extends PrestashopTestCase
         }
     }
 
+    public function testCreditSlipsAndInvoicesGoThroughTheModulesCronAsRefundsAndUploads(): void
+    {
+        Sandbox::config(['store_ids' => [11], 'tokens' => [self::TOKEN_11]]);
+        $t11 = $this->token(self::SHOP, self::TOKEN_11, 11);
+        Configuration::updateValue('SHOPPINGFEED_ALLOW_PARTIAL_REFUND', 1);
+        Configuration::updateValue('SHOPPINGFEED_ORDER_INVOICE_SYNC_MARKETPLACES', json_encode(['Amazon']));
+        Configuration::updateValue('PS_INVOICE_PREFIX', 'FA');
+        $order = $this->importedOrder($t11, ['id_internal' => 1006, 'reference' => 'MP-1006', 'marketplace' => 'amazon', 'products' => [
+            ['product_id' => 10, 'product_attribute_id' => 0, 'product_quantity' => 2],
+            ['product_id' => 11, 'product_attribute_id' => 5, 'product_quantity' => 1],
+        ]]);
+        // The marketplace's order, as Shopping Feed knows it: a refund beyond it fails its ticket.
+        Sandbox::request('POST', '/_sandbox/orders', ['store' => 11, 'id' => 1006, 'items' => [
+            ['reference' => '10', 'quantity' => 2], ['reference' => '11_5', 'quantity' => 1]]]);
+        Db::getInstance()->insert('order_invoice', ['id_order' => $order['id_order'], 'number' => 31, 'date_add' => date('Y-m-d H:i:s')]);
+        $this->installer('install');
+        [$d10, $d11] = $order['id_order_details'];
+
+        // Two credit slips (each its own refund) and the invoice state, through PrestaShop.
+        $this->assertQuietChild($this->runInShop('$o = new Order(' . $order['id_order'] . ');'
+            . ' OrderSlip::create($o, [' . $d10 . ' => 1], true); OrderSlip::create($o, [' . $d10 . ' => 1, ' . $d11 . ' => 1]);'
+            . ' (new OrderHistory())->changeIdOrderState(' . self::PAYMENT_ACCEPTED . ', ' . $order['id_order'] . ');'));
+        $this->assertSame([], $this->taskOrders(), 'nothing left to the module');
+
+        // The cron sends; the next one reads the tickets.
+        $this->assertQuietChild($this->runCron('syncOrder'));
+        $this->assertQuietChild($this->runCron('syncOrder'));
+
+        $refunds = [];
+        foreach (Sandbox::orderPosts() as $post) {
+            if ($post['path'] === '/v1/store/11/order/refund') {
+                $this->assertSame(202, $post['status']);
+                $this->assertCount(1, $post['elements'], 'one slip per request');
+                $refunds[] = $post['elements'][0]['refund'];
+            }
+        }
+        usort($refunds, static function ($a, $b) {
+            return count($a['products']) <=> count($b['products']);
+        });
+        $this->assertSame([
+            ['shipping' => true, 'products' => [['reference' => '10', 'quantity' => 1]]],
+            ['shipping' => false, 'products' => [['reference' => '10', 'quantity' => 1], ['reference' => '11_5', 'quantity' => 1]]],
+        ], $refunds, 'each slip once, with its own products and shipping flag');
+        $uploads = array_values(array_filter(Sandbox::log(), static function ($e) {
+            return ($e['path'] ?? '') === '/v1/store/11/order/upload-documents';
+        }));
+        $this->assertCount(1, $uploads);
+        $body = is_array($uploads[0]["body"]) ? $uploads[0]["body"] : json_decode($uploads[0]["body"], true);
+        $this->assertSame([['id' => 1006, 'documents' => [['type' => 'invoice']]]], $body['order']);
+        $this->assertSame(['FA000031.pdf'], array_column($body['files'], 'name'));
+        foreach (ShoppingfeedOrderSyncQueue::find($order['id_order']) as $row) {
+            if ($row['action'] !== 'SYNC_STATUS') {
+                $this->assertSame('done', $row['state'], json_encode($row));
+            }
+        }
+        $this->assertSame(1, count(array_filter(ShoppingfeedOrderSyncQueue::find($order['id_order']), static function ($r) {
+            return $r['action'] === 'CHECK_TICKET_SYNC_INVOICE';
+        })));
+    }
+
     /* ------------------------------------------------------------------ */
 
     /** Runs the installer as README says, from this repository, with the extension loaded. */

@@ -23,10 +23,10 @@ final class MigrationTest extends PrestashopTestCase
         Configuration::updateValue('SHOPPINGFEED_ALLOW_PARTIAL_REFUND', 1);
     }
 
-    /** @param bool $fields whether the extension stands for one with the refund and invoice classes (FIELD_CLASSES) */
+    /** @param bool $fields false: the extension stands for a build without the refund and invoice classes (WITHOUT_FIELD_CLASSES) */
     private function migrate(bool $fields = true): array
     {
-        $run = $this->runInShop(($fields ? self::FIELD_CLASSES : '') . 'require_once _PS_MODULE_DIR_ . "shoppingfeed/classes/takeover/ShoppingfeedOrderSyncTaskOrderMigration.php";'
+        $run = $this->runInShop(($fields ? '' : self::WITHOUT_FIELD_CLASSES) . 'require_once _PS_MODULE_DIR_ . "shoppingfeed/classes/takeover/ShoppingfeedOrderSyncTaskOrderMigration.php";'
             . ' echo json_encode((new ShoppingfeedOrderSyncTaskOrderMigration())->run());');
         $this->assertChildOk($run);
         $this->assertSame('', $run['stderr']);

@@ -211,7 +211,7 @@ PHP
         ]]);
         [$d10, $d11] = $order['id_order_details'];
 
-        $run = $this->runInShop(self::FIELD_CLASSES . 'OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $d10 . ' => 1, ' . $d11 . ' => 1], true);');
+        $run = $this->runInShop('OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $d10 . ' => 1, ' . $d11 . ' => 1], true);');
         $this->assertQuiet($run);
         $rows = self::statusRows($order['id_order'], 'SYNC_REFUND');
         $this->assertCount(1, $rows);
@@ -235,10 +235,10 @@ PHP
         $order = $this->order(['products' => [['product_id' => 10, 'product_quantity' => 3]]]);
         $slip = 'OrderSlip::create(new Order(' . $order['id_order'] . '), [' . $order['id_order_details'][0] . ' => 1]);';
 
-        $this->assertQuiet($this->runInShop($slip));
+        $this->assertQuiet($this->runInShop(self::WITHOUT_FIELD_CLASSES . $slip));
         $first = $this->taskOrders();
         sleep(1);
-        $this->assertQuiet($this->runInShop($slip));
+        $this->assertQuiet($this->runInShop(self::WITHOUT_FIELD_CLASSES . $slip));
 
         $this->assertSame([], ShoppingfeedOrderSyncQueue::find($order['id_order']), 'no queue row that no class would send');
         $tasks = $this->taskOrders();
@@ -246,6 +246,33 @@ PHP
         $this->assertSame((int) $order['id_order'], (int) $tasks[0]['id_order']);
         $this->assertSame($first[0]['date_add'], $tasks[0]['date_add'], 'the first date stays: every slip since then goes later');
         $this->assertCount(2, $this->rows('order_slip', 'id_order = ' . (int) $order['id_order']));
+    }
+
+    public function testAnInvoiceStateQueuesEveryInvoicePdfOfTheOrderRenderedByPrestaShop(): void
+    {
+        Configuration::updateValue('SHOPPINGFEED_ORDER_INVOICE_SYNC_MARKETPLACES', json_encode(['Amazon']));
+        Configuration::updateValue('PS_INVOICE_PREFIX', '#FA');
+        $order = $this->order();
+        foreach ([17, 18] as $number) {
+            Db::getInstance()->insert('order_invoice', ['id_order' => $order['id_order'], 'number' => $number, 'date_add' => date('Y-m-d H:i:s')]);
+        }
+
+        $this->assertQuiet($this->runInShop(self::changeState($order['id_order'], self::PAYMENT_ACCEPTED)));
+        $rows = self::statusRows($order['id_order'], 'SYNC_INVOICE');
+        $this->assertCount(1, $rows, 'one update per order, every invoice in it');
+        $payload = $rows[0]['payload'];
+        $this->assertSame(9001, $payload['id_internal_shoppingfeed']);
+        $this->assertSame(18, $payload['invoice_number']);
+        $this->assertSame(['#FA000017.pdf', '#FA000018.pdf'], array_column($payload['documents'], 'name'));
+        foreach ($payload['documents'] as $doc) {
+            $this->assertSame('invoice', $doc['type']);
+            $this->assertGreaterThan(20, $doc['size'], 'the bytes of PDF::render(false) are in the queue');
+        }
+        $this->assertSame([], $this->taskOrders());
+
+        // Another invoice state later (the invoices are the same): the pending update is replaced, not doubled.
+        $this->assertQuiet($this->runInShop(self::changeState($order['id_order'], self::PAYMENT_ACCEPTED)));
+        $this->assertCount(1, self::statusRows($order['id_order'], 'SYNC_INVOICE'));
     }
 
     public function testACreditSlipIsIgnoredWhenPartialRefundsAreOff(): void

@@ -72,6 +72,95 @@ final class FaultMatrixTest extends ReliabilityTestCase
         return $figures + ['errors' => $drain['errors']];
     }
 
+    /**
+     * upload-documents (multipart, the invoices' PDFs) meets every fault of
+     * the matrix: 5xx bursts, dropped connections, malformed answers, slow
+     * answers past timeout_ms, 429s, and ticket-read faults. Nothing lost,
+     * nothing failed, each order uploaded once (re-sends answered ignored).
+     */
+    public function testInvoiceUploadsMeetEveryFaultAndLoseNothing(): void
+    {
+        ini_set('shoppingfeed_sync.timeout_ms', '500');
+        $orders = Size::pick(30, 120);
+        $n = max(2, intdiv(self::reps(), 2));
+        $faults = [
+            ['kind' => 'slow', 'ms' => 1500, 'count' => 2, 'on' => 'order'],
+            ['kind' => 'rate_limit', 'wait' => 0.2, 'count' => 3, 'on' => 'order'],
+        ];
+        foreach ([500, 502, 503, 504] as $status) {
+            $faults[] = ['kind' => 'status', 'status' => $status, 'count' => $n, 'on' => 'order'];
+        }
+        foreach (['drop', 'malformed'] as $kind) {
+            $faults[] = ['kind' => $kind, 'count' => $n, 'on' => 'order'];
+            $faults[] = ['kind' => $kind, 'count' => $n, 'on' => 'ticket'];
+        }
+        $pdf = "%PDF-1.4\n" . str_repeat("\x00\xff--\r\n binary ", 2000);
+        for ($i = 0; $i < $orders; $i++) {
+            $docs = [];
+            for ($d = 0; $d <= $i % 3; $d++) {
+                $docs[] = ['name' => sprintf('FA%06d-%d.pdf', $i, $d), 'content' => $pdf . $i . '-' . $d];
+            }
+            $actions = new ShoppingfeedOrderSyncInvoiceActions();
+            $actions->setConveyor($this->conveyor(['id_order' => 5000 + $i, 'order_action' => 'SYNC_INVOICE',
+                'order' => ['id_internal_shoppingfeed' => 5000 + $i, 'documents' => $docs]]));
+            $this->assertTrue($actions->saveOrder());
+        }
+        Sandbox::faults($faults);
+        $t0 = microtime(true);
+        $errors = [];
+        $failed = [];
+        for ($round = 0; $round < 200; $round++) {
+            foreach (['SYNC_INVOICE' => ['getBatch', 'prepareBatch', 'sendBatch'], 'CHECK_TICKET_SYNC_INVOICE' => ['getBatch', 'checkTickets']] as $action => $methods) {
+                for ($i = 0; $i < 50; $i++) {
+                    $actions = new ShoppingfeedOrderSyncInvoiceActions();
+                    $actions->setConveyor($this->conveyor(['order_action' => $action]));
+                    $stopped = null;
+                    foreach ($methods as $method) {
+                        if (!$actions->$method()) {
+                            $stopped = $method;
+                            break;
+                        }
+                    }
+                    $c = $actions->getConveyor();
+                    $errors = array_merge($errors, $c['errors'] ?? []);
+                    $failed = array_merge($failed, $c['failed'] ?? []);
+                    if ($stopped === 'getBatch' || ($action !== 'SYNC_INVOICE' && empty($c['succeeded']) && empty($c['pending']) && empty($c['failed']))) {
+                        break;
+                    }
+                }
+            }
+            $counts = $this->queue()->counts();
+            if ($counts['pending'] + $counts['sent'] === 0) {
+                break;
+            }
+            $this->queue()->makeDue();
+        }
+        $seconds = microtime(true) - $t0;
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $orders, 'failed' => 0], $this->queue()->counts(), 'every upload settled done');
+        $this->assertSame([], $failed, 'an outage never fails an upload');
+        $this->assertSame([], Sandbox::request('GET', '/_sandbox/faults')['faults'] ?? [], 'every injected fault was met');
+        foreach ($this->queue()->rows() as $row) {
+            $this->assertSame(0, (int) $row['failures']);
+            $this->assertNull($row['locked_by']);
+        }
+        $account = $this->sandboxAccount();
+        $this->assertSame($orders, $account['tickets']['succeed'] ?? null, 'one successful ticket per order');
+        $this->assertSame(0, (int) $account['stats']['duplicates'], 'no upload executed twice');
+        foreach (['HTTP 50', 'network: ', 'malformed response', 'timed out', 'rate limit'] as $seen) {
+            $this->assertNotEmpty(preg_grep('/' . preg_quote($seen, '/') . '/', $errors), "met: $seen\n" . implode("\n", array_slice($errors, 0, 20)));
+        }
+        Figures::record('fault', 'upload-documents: 5xx, drops, malformed, timeouts, 429, ticket faults', [
+            'faults_injected' => (int) $account['stats']['faults_injected'],
+            'orders' => $orders,
+            'files' => $orders + intdiv($orders, 3) * 3,
+            'lost' => 0,
+            'failed' => 0,
+            'resent' => $account['resent'],
+            'api_requests' => (int) $account['stats']['requests'],
+            'seconds' => round($seconds, 2),
+        ]);
+    }
+
     public function testServerErrorBurstsLoseNothingAndNeverFailARow(): void
     {
         $faults = [];

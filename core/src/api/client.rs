@@ -11,7 +11,7 @@ use super::{Accepted, ApiConfig, ApiError, Ticket, TicketPage, MAX_BODY_BYTES, T
 use crate::error::{redact, Error, Result};
 use crate::model::Operation;
 use crate::text::{excerpt, shorten};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, LOCATION};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -195,6 +195,39 @@ impl Client {
         }
         let url = self.url(&format!("/v1/store/{store_id}/order/{}", op.as_str()))?;
         let req = self.http.post(url).json(&Body { order: elements });
+        let bytes = self
+            .exchange(token, req)
+            .await
+            .map_err(|e| unknown_store(e, store_id))?;
+        parse_accepted(&bytes).map_err(|e| self.scrub(e, token))
+    }
+
+    /// `POST /v1/store/{store_id}/order/upload-documents`, multipart (see
+    /// [`super::multipart`]): `elements` name each order and its documents,
+    /// `files` are the PDFs in the same order. The request may take longer
+    /// than `timeout_ms` by one second per megabyte sent (an upload of
+    /// 20 MB at 1 MB/s), never past a real-time deadline.
+    pub async fn post_documents(
+        &self,
+        token: &str,
+        store_id: i64,
+        elements: &[&Value],
+        files: &[&crate::invoice::Document],
+    ) -> Result<Accepted, ApiError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "order": elements }))
+            .map_err(|e| ApiError::Transport(format!("cannot encode the request: {e}")))?;
+        let form = super::multipart::build(&body, files);
+        let url = self.url(&format!(
+            "/v1/store/{store_id}/order/{}",
+            Operation::UploadDocuments.as_str()
+        ))?;
+        let extra = Duration::from_secs((form.bytes.len() / 1_000_000) as u64);
+        let req = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, form.content_type)
+            .timeout(Duration::from_millis(self.cfg.timeout_ms) + extra)
+            .body(form.bytes);
         let bytes = self
             .exchange(token, req)
             .await

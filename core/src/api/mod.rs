@@ -6,6 +6,7 @@
 //! of a URL, an error message or a log line.
 
 mod client;
+pub mod multipart;
 pub mod pace;
 
 pub use client::{current_deadline, with_deadline, Client};

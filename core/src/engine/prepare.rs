@@ -36,7 +36,16 @@ pub fn prepare_owned(
     claim: Option<&str>,
     now: i64,
 ) -> Result<Prepared> {
-    let lists = StateLists::read(settings)?;
+    // Refunds and invoices have their operation; only other rows need the
+    // state lists (a malformed list then stops only what needs it).
+    let lists = if rows
+        .iter()
+        .any(|r| model::field_operation(&r.action).is_none())
+    {
+        StateLists::read(settings)?
+    } else {
+        StateLists::default()
+    };
     let wait = TrackingWait {
         secs: settings::tracking_wait_hours(settings)?.saturating_mul(3600),
         now,
@@ -141,9 +150,15 @@ fn decide(lists: &StateLists, wait: TrackingWait, rows: &[Row]) -> (Vec<(i64, Ch
     // beside the newer update saved since, or a failed row brought back by
     // retryFailed): only the newest is sent, or the marketplace could end on
     // the older status.
-    let mut newest: HashMap<(i64, i64, &str), i64> = HashMap::default();
+    // Keyed by subject too: two credit slips are two refunds.
+    let mut newest: HashMap<(i64, i64, &str, i64), i64> = HashMap::default();
     for row in rows {
-        let key = (row.id_shop, row.id_order, model::base_action(&row.action));
+        let key = (
+            row.id_shop,
+            row.id_order,
+            model::base_action(&row.action),
+            row.subject,
+        );
         let slot = newest.entry(key).or_insert(row.id);
         *slot = (*slot).max(row.id);
     }
@@ -152,7 +167,12 @@ fn decide(lists: &StateLists, wait: TrackingWait, rows: &[Row]) -> (Vec<(i64, Ch
         if !seen.insert(row.id) {
             continue;
         }
-        let newer = newest[&(row.id_shop, row.id_order, model::base_action(&row.action))];
+        let newer = newest[&(
+            row.id_shop,
+            row.id_order,
+            model::base_action(&row.action),
+            row.subject,
+        )];
         if newer != row.id {
             changes.push((
                 row.id,
@@ -162,8 +182,10 @@ fn decide(lists: &StateLists, wait: TrackingWait, rows: &[Row]) -> (Vec<(i64, Ch
             ));
             continue;
         }
-        let operation =
-            model::order_state(&row.payload).map(|state| (state, lists.operation(state)));
+        let operation = match model::field_operation(&row.action) {
+            Some(op) => Ok((0, Some(op))),
+            None => model::order_state(&row.payload).map(|state| (state, lists.operation(state))),
+        };
         let change = match operation {
             Err(e) => Change::Failed {
                 message: bounded(e.message()),

@@ -1,8 +1,11 @@
 //! The HTTP requests of a `sendBatch`: one operation, up to
-//! [`MAX_ORDERS_PER_REQUEST`] orders each, built from the prepared rows.
+//! [`MAX_ORDERS_PER_REQUEST`] orders each (each order once), built from the
+//! prepared rows.
 
 use super::bounded;
 use crate::api::MAX_ORDERS_PER_REQUEST;
+use crate::fasthash::HashSet;
+use crate::invoice;
 use crate::model::{self, Identifier, Operation, Row};
 use crate::queue::Change;
 use crate::retry::{Attempted, SentOrder};
@@ -23,6 +26,13 @@ pub(super) struct OrderEntry {
     channel: Option<String>,
     /// The order's element of the request body.
     pub(super) element: Value,
+    /// (shop, PrestaShop order): a request names each order once.
+    order: (i64, i64),
+    /// `upload-documents`: the row's files, their bytes, and its
+    /// `documents` as stored (base64, decoded when the request is sent).
+    files: usize,
+    bytes: usize,
+    pub(super) documents: Option<Value>,
 }
 
 /// One operation request: an HTTP POST of up to 100 orders.
@@ -35,6 +45,12 @@ pub(super) struct OrderRequest {
 /// The requests of the given operations, in operation order, and the
 /// changes of the rows whose snapshot gives no element (failed at once).
 /// `take` sees each row first and refuses those already taken.
+///
+/// A request names each order once: tickets are matched to rows by batch
+/// and order, so a second row of one order (a second credit slip) goes to
+/// a later request, with its own batch id. `upload-documents` requests
+/// also stop at [`invoice::MAX_FILES_PER_REQUEST`] files and
+/// [`invoice::MAX_BYTES_PER_REQUEST`] bytes (a row always fits alone).
 pub(super) fn build(
     operations: &BTreeMap<Operation, Vec<Row>>,
     mut take: impl FnMut(i64) -> bool,
@@ -42,15 +58,13 @@ pub(super) fn build(
     let mut requests = VecDeque::new();
     let mut bad = Vec::new();
     for (op, rows) in operations {
-        // Each request filled in turn, the entries moved into it: building
-        // is linear in the number of rows, however many are claimed.
-        let mut orders = Vec::new();
+        let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             if !take(row.id) {
                 continue;
             }
             match entry(*op, row) {
-                Ok(entry) => orders.push(entry),
+                Ok(entry) => entries.push(entry),
                 Err(e) => bad.push((
                     row.id,
                     Change::Failed {
@@ -58,32 +72,118 @@ pub(super) fn build(
                     },
                 )),
             }
-            if orders.len() == MAX_ORDERS_PER_REQUEST {
-                requests.push_back(OrderRequest {
-                    op: *op,
-                    orders: std::mem::take(&mut orders),
-                });
-            }
         }
-        if !orders.is_empty() {
-            requests.push_back(OrderRequest { op: *op, orders });
+        // Each request filled in turn, the entries moved into it: building
+        // is linear in the number of rows, however many are claimed.
+        while !entries.is_empty() {
+            let mut later = Vec::new();
+            let mut filling = Filling::new(*op);
+            for entry in entries {
+                if filling.names(&entry) {
+                    later.push(entry);
+                    continue;
+                }
+                if !filling.fits(&entry) {
+                    requests.push_back(filling.take());
+                }
+                filling.push(entry);
+            }
+            if !filling.orders.is_empty() {
+                requests.push_back(filling.take());
+            }
+            entries = later;
         }
     }
     (requests, bad)
 }
 
+/// The request being filled.
+struct Filling {
+    op: Operation,
+    orders: Vec<OrderEntry>,
+    named: HashSet<(i64, i64)>,
+    files: usize,
+    bytes: usize,
+}
+
+impl Filling {
+    fn new(op: Operation) -> Filling {
+        Filling {
+            op,
+            orders: Vec::new(),
+            named: HashSet::default(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    fn names(&self, entry: &OrderEntry) -> bool {
+        self.named.contains(&entry.order)
+    }
+
+    fn fits(&self, entry: &OrderEntry) -> bool {
+        if self.orders.is_empty() {
+            return true;
+        }
+        self.orders.len() < MAX_ORDERS_PER_REQUEST
+            && self.files + entry.files <= invoice::MAX_FILES_PER_REQUEST
+            && self.bytes + entry.bytes <= invoice::MAX_BYTES_PER_REQUEST
+    }
+
+    fn push(&mut self, entry: OrderEntry) {
+        self.named.insert(entry.order);
+        self.files += entry.files;
+        self.bytes += entry.bytes;
+        self.orders.push(entry);
+    }
+
+    fn take(&mut self) -> OrderRequest {
+        self.named.clear();
+        self.files = 0;
+        self.bytes = 0;
+        OrderRequest {
+            op: self.op,
+            orders: std::mem::take(&mut self.orders),
+        }
+    }
+}
+
 fn entry(op: Operation, row: &Row) -> crate::Result<OrderEntry> {
     let ident = model::identifier(&row.payload)?;
     let element = model::element(op, &row.payload)?;
+    let (files, bytes, documents) = if op == Operation::UploadDocuments {
+        (
+            invoice::file_count(&row.payload),
+            invoice::wire_bytes(&row.payload),
+            row.payload.get("documents").cloned(),
+        )
+    } else {
+        (0, 0, None)
+    };
     Ok(OrderEntry {
         id: row.id,
+        order: (row.id_shop, row.id_order),
         attempts: row.attempts,
         recorded: row.operation,
         ident,
         reference: str_field(&row.payload, "reference"),
         channel: str_field(&row.payload, "marketplace"),
         element,
+        files,
+        bytes,
+        documents,
     })
+}
+
+impl OrderEntry {
+    /// The order as an API message names it: its internal id, or its
+    /// reference.
+    pub(super) fn ident_text(&self) -> String {
+        match &self.ident {
+            Identifier::Internal(id) => id.to_string(),
+            Identifier::Reference { reference, .. } => reference.clone(),
+        }
+    }
 }
 
 fn str_field(v: &Value, key: &str) -> Option<String> {

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{self, CHECK_TICKET_PREFIX};
-use crate::queue::QueueStore;
+use crate::queue::{QueueStore, RowKey};
 use crate::settings::{self, SettingsSource, StateLists};
 use crate::text;
 use serde_json::Value;
@@ -31,15 +31,14 @@ pub fn save(
 ) -> Result<i64> {
     validate(req)?;
     let due_at = due_at(settings, req, now)?;
-    store.upsert_pending_in(
-        req.store_id,
-        req.id_shop,
-        req.id_order,
-        &req.action,
-        &req.snapshot,
-        due_at,
-        now,
-    )
+    let key = RowKey {
+        store_id: req.store_id,
+        id_shop: req.id_shop,
+        id_order: req.id_order,
+        action: &req.action,
+        subject: model::subject_of(&req.action, &req.snapshot)?,
+    };
+    store.upsert_pending_keyed(&key, &req.snapshot, due_at, now)
 }
 
 /// Everything checked before the queue is touched.
@@ -73,10 +72,10 @@ fn validate(req: &SaveRequest) -> Result<()> {
     let size = serde_json::to_string(&req.snapshot)
         .map_err(|e| Error::input(format!("order cannot be encoded as JSON: {e}")))?
         .len();
-    if size > model::MAX_SNAPSHOT_BYTES {
+    let limit = model::max_snapshot_bytes(&req.action);
+    if size > limit {
         return Err(Error::input(format!(
-            "order (the snapshot) is {size} bytes of JSON, more than the limit of {}",
-            model::MAX_SNAPSHOT_BYTES
+            "order (the snapshot) is {size} bytes of JSON, more than the limit of {limit}"
         )));
     }
     Ok(())

@@ -8,6 +8,7 @@ use super::window::{with_rate_limit_waits, Window};
 use super::Report;
 use crate::api::{Accepted, ApiError, Client};
 use crate::error::{Error, Result};
+use crate::invoice::{self, Document};
 use crate::model::{Operation, Row};
 use crate::queue::{Change, QueueStore};
 use crate::retry::{self, RetryPolicy};
@@ -87,12 +88,47 @@ async fn post(
 ) -> (OrderRequest, std::result::Result<Accepted, ApiError>) {
     let answer = {
         let elements: Vec<&Value> = request.orders.iter().map(|e| &e.element).collect();
-        with_rate_limit_waits(target.mode, &client.pace(target.token), || {
-            client.post_operation(target.token, target.store_id, request.op, &elements)
-        })
-        .await
+        if request.op == Operation::UploadDocuments {
+            match documents_of(&request) {
+                Ok(files) => {
+                    let files: Vec<&Document> = files.iter().collect();
+                    with_rate_limit_waits(target.mode, &client.pace(target.token), || {
+                        client.post_documents(target.token, target.store_id, &elements, &files)
+                    })
+                    .await
+                }
+                Err(rejected) => Err(rejected),
+            }
+        } else {
+            with_rate_limit_waits(target.mode, &client.pace(target.token), || {
+                client.post_operation(target.token, target.store_id, request.op, &elements)
+            })
+            .await
+        }
     };
     (request, answer)
+}
+
+/// The PDFs of an `upload-documents` request, decoded from the rows'
+/// base64 only now (one request's worth in memory at a time). A row whose
+/// stored bytes cannot be decoded is refused like a 400 naming its order:
+/// the policy fails that order and sends the others.
+fn documents_of(request: &OrderRequest) -> std::result::Result<Vec<Document>, ApiError> {
+    let mut files = Vec::new();
+    for order in &request.orders {
+        let holder =
+            serde_json::json!({ "documents": order.documents.clone().unwrap_or(Value::Null) });
+        match invoice::decode(&holder) {
+            Ok(docs) => files.extend(docs),
+            Err(e) => {
+                return Err(ApiError::Rejected {
+                    status: 400,
+                    detail: format!("order {}: {}", order.ident_text(), e.message()),
+                })
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// A 202: each order done (ignored) or sent ([`retry::accepted`]), its

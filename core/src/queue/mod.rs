@@ -121,6 +121,24 @@ pub struct OverviewLine {
     pub last_change_at: i64,
 }
 
+/// What names one update in the queue: (shop, order, action, subject),
+/// and the Shopping Feed store it is tagged with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowKey<'a> {
+    /// The Shopping Feed store (0: untagged; a save with 0 keeps the tag of
+    /// the row it replaces).
+    pub store_id: i64,
+    pub id_shop: i64,
+    pub id_order: i64,
+    /// A base action (never a `CHECK_TICKET_` stage).
+    pub action: &'a str,
+    /// What the update is about within its order and action: the credit
+    /// slip's id for `SYNC_REFUND` (two slips of one order are two rows,
+    /// each sent once), 0 for every other action (one row per order and
+    /// action, the latest snapshot wins). See [`crate::model::subject_of`].
+    pub subject: i64,
+}
+
 /// The result of one change: the row's state after it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Applied {
@@ -158,6 +176,30 @@ pub trait QueueStore {
         id_shop: i64,
         id_order: i64,
         action: &str,
+        payload: &Value,
+        due_at: i64,
+        now: i64,
+    ) -> Result<i64> {
+        let key = RowKey {
+            store_id,
+            id_shop,
+            id_order,
+            action,
+            subject: 0,
+        };
+        self.upsert_pending_keyed(&key, payload, due_at, now)
+    }
+
+    /// [`upsert_pending_in`](Self::upsert_pending_in) for one subject of an
+    /// order and action (see [`RowKey::subject`]). With subject 0 it is
+    /// that method. With a subject, the update is sent once: when a row of
+    /// the same key exists that is not an unclaimed pending row (being
+    /// sent, sent, done or failed, in the base action or its ticket stage),
+    /// nothing is written and that row's id is returned; an unclaimed
+    /// pending row gets the new snapshot, as for subject 0.
+    fn upsert_pending_keyed(
+        &self,
+        key: &RowKey<'_>,
         payload: &Value,
         due_at: i64,
         now: i64,

@@ -46,6 +46,27 @@ pub fn raw_request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> io::Result<Resp> {
+    let ctype = (method != "GET").then_some("application/json");
+    request_bytes(
+        addr,
+        method,
+        path,
+        token,
+        ctype,
+        body.unwrap_or("").as_bytes(),
+    )
+}
+
+/// A request with any body and Content-Type (None: no Content-Type nor
+/// Content-Length header, as for a GET).
+pub fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> io::Result<Resp> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!(
@@ -54,16 +75,16 @@ pub fn raw_request(
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
-    let body = body.unwrap_or("");
-    if method != "GET" {
+    if let Some(ct) = content_type {
         req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {ct}\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }
     req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes())?;
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes)?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {

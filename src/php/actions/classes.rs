@@ -101,34 +101,64 @@ impl HasState for SyncActions {
 
 actions_methods!(SyncActions, {});
 
-/// `class ShoppingfeedOrderSyncStatusActions extends ShoppingfeedOrderSyncActions`.
-#[php_class]
-#[php(name = "ShoppingfeedOrderSyncStatusActions")]
-#[php(extends(SyncActions))]
-#[derive(Default)]
-pub struct StatusActions {
-    state: ActionsState,
+/// A class of the extension for one synchronizable field: the base
+/// methods and the three steps of its chains. The engine decides by the
+/// rows' action what a row becomes (`SYNC_STATUS`: the state lists;
+/// `SYNC_REFUND`: a `refund`; `SYNC_INVOICE`: an `upload-documents`), so
+/// the three classes share their steps.
+macro_rules! field_class {
+    ($(#[$doc:meta])* $ty:ident, $php_name:literal) => {
+        $(#[$doc])*
+        #[php_class]
+        #[php(name = $php_name)]
+        #[php(extends(SyncActions))]
+        #[derive(Default)]
+        pub struct $ty {
+            state: ActionsState,
+        }
+
+        impl HasState for $ty {
+            fn state(&mut self) -> &mut ActionsState {
+                &mut self.state
+            }
+        }
+
+        actions_methods!($ty, {
+            /// Maps each claimed row to a Shopping Feed operation.
+            pub fn prepare_batch(&mut self) -> PhpResult<bool> {
+                send::prepare_batch(self)
+            }
+
+            /// Sends the operations to the API (grouped, chunked) and records the batch ids.
+            pub fn send_batch(&mut self) -> PhpResult<bool> {
+                send::send_batch(self)
+            }
+
+            /// Reads the tickets of claimed CHECK_TICKET rows and settles each row.
+            pub fn check_tickets(&mut self) -> PhpResult<bool> {
+                check::check_tickets(self)
+            }
+        });
+    };
 }
 
-impl HasState for StatusActions {
-    fn state(&mut self) -> &mut ActionsState {
-        &mut self.state
-    }
-}
+field_class!(
+    /// `class ShoppingfeedOrderSyncStatusActions extends ShoppingfeedOrderSyncActions`:
+    /// the order's status (`SYNC_STATUS`), through the four state lists.
+    StatusActions,
+    "ShoppingfeedOrderSyncStatusActions"
+);
 
-actions_methods!(StatusActions, {
-    /// Maps each claimed order's state to a Shopping Feed operation.
-    pub fn prepare_batch(&mut self) -> PhpResult<bool> {
-        send::prepare_batch(self)
-    }
+field_class!(
+    /// `class ShoppingfeedOrderSyncRefundActions extends ShoppingfeedOrderSyncActions`:
+    /// partial refunds (`SYNC_REFUND`), one credit slip per row.
+    RefundActions,
+    "ShoppingfeedOrderSyncRefundActions"
+);
 
-    /// Sends the operations to the API (grouped, chunked) and records the batch ids.
-    pub fn send_batch(&mut self) -> PhpResult<bool> {
-        send::send_batch(self)
-    }
-
-    /// Reads the tickets of claimed CHECK_TICKET rows and settles each row.
-    pub fn check_tickets(&mut self) -> PhpResult<bool> {
-        check::check_tickets(self)
-    }
-});
+field_class!(
+    /// `class ShoppingfeedOrderSyncInvoiceActions extends ShoppingfeedOrderSyncActions`:
+    /// invoice PDFs (`SYNC_INVOICE`), uploaded with `upload-documents`.
+    InvoiceActions,
+    "ShoppingfeedOrderSyncInvoiceActions"
+);

@@ -1,6 +1,7 @@
-//! `ShoppingfeedOrderSyncActions` (abstract) and
-//! `ShoppingfeedOrderSyncStatusActions`: the classlib `Actions` protocol over
-//! the core engine.
+//! `ShoppingfeedOrderSyncActions` (abstract) and the field classes
+//! `ShoppingfeedOrderSyncStatusActions`, `...RefundActions` and
+//! `...InvoiceActions`: the classlib `Actions` protocol over the core
+//! engine.
 //!
 //! A Rust class extending another Rust class cannot run the parent's Rust
 //! methods on a child instance, so both classes get their own methods from
@@ -34,4 +35,4 @@ mod save;
 mod send;
 mod state;
 
-pub use classes::{StatusActions, SyncActions};
+pub use classes::{InvoiceActions, RefundActions, StatusActions, SyncActions};

@@ -40,13 +40,13 @@ abstract class PrestashopTestCase extends TestCase
     const SHOP = 1;
 
     /**
-     * PHP code declaring the refund and invoice classes as PHP subclasses
-     * of the extension's status class: a child run with it stands for an
-     * extension that sends those fields (ShoppingfeedOrderSyncTakeover then
-     * queues them instead of holding them in the module's queue).
+     * PHP code for a child run that stands for an extension build without
+     * the refund and invoice classes (one with the status class only):
+     * ShoppingfeedOrderSyncTakeover then holds those fields in the module's
+     * queue instead of queueing them (ShoppingfeedOrderSyncTakeover::$classes).
      */
-    const FIELD_CLASSES = 'class ShoppingfeedOrderSyncRefundActions extends ShoppingfeedOrderSyncStatusActions {}'
-        . ' class ShoppingfeedOrderSyncInvoiceActions extends ShoppingfeedOrderSyncStatusActions {}' . "\n";
+    const WITHOUT_FIELD_CLASSES = 'require_once _PS_MODULE_DIR_ . "shoppingfeed/classes/takeover/ShoppingfeedOrderSyncTakeover.php";'
+        . ' ShoppingfeedOrderSyncTakeover::$classes = ["SYNC_STATUS" => "ShoppingfeedOrderSyncStatusActions"];' . "\n";
 
     /** The module's order-sync hooks (Shoppingfeed::$hooks of the stand-in). */
     const MODULE_HOOKS = ['actionValidateOrder', 'actionOrderStatusPostUpdate', 'actionOrderSlipAdd'];

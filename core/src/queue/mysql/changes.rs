@@ -45,11 +45,13 @@ struct Live {
     locked_by: Option<String>,
     locked_until: Option<i64>,
     date_upd: i64,
+    /// Never changed by `apply`: read to decide supersedes.
+    subject: i64,
 }
 
 const LIVE_COLUMNS: &str = "id_shoppingfeed_order_sync_queue, id_shop, id_order, action, state, \
     operation, batch_id, ticket_id, attempts, failures, last_error, update_at, locked_by, \
-    locked_until, date_upd";
+    locked_until, date_upd, subject";
 
 fn live_from(mut r: MyRow) -> Res<(i64, Live)> {
     let id: i64 = take(&mut r, 0)?;
@@ -71,6 +73,7 @@ fn live_from(mut r: MyRow) -> Res<(i64, Live)> {
             locked_by: take(&mut r, 12)?,
             locked_until: take(&mut r, 13)?,
             date_upd: take(&mut r, 14)?,
+            subject: take(&mut r, 15)?,
         },
     ))
 }
@@ -161,6 +164,7 @@ struct Other {
     action: String,
     state: State,
     unclaimed: bool,
+    subject: i64,
 }
 
 impl MysqlStore {
@@ -318,13 +322,14 @@ fn read_others(
     let mut orders: Vec<i64> = rows.values().map(|r| r.id_order).collect();
     orders.sort_unstable();
     orders.dedup();
-    let found: Vec<(i64, i64, i64, String, String, Option<String>)> = tx.query(format!(
-        "SELECT id_shoppingfeed_order_sync_queue, id_shop, id_order, action, state, locked_by \
-         FROM `{table}` WHERE id_order IN ({}) AND live = 1",
+    type Found = (i64, i64, i64, String, String, Option<String>, i64);
+    let found: Vec<Found> = tx.query(format!(
+        "SELECT id_shoppingfeed_order_sync_queue, id_shop, id_order, action, state, locked_by, \
+         subject FROM `{table}` WHERE id_order IN ({}) AND live = 1",
         id_list(&orders)
     ))?;
     let mut out = Vec::with_capacity(found.len());
-    for (id, id_shop, id_order, action, state, locked_by) in found {
+    for (id, id_shop, id_order, action, state, locked_by, subject) in found {
         if rows.contains_key(&id) {
             continue; // the in-memory version is the truth
         }
@@ -335,24 +340,24 @@ fn read_others(
             action,
             state: parse_state(id, &state)?,
             unclaimed: locked_by.is_none(),
+            subject,
         });
     }
     Ok(out)
 }
 
-/// The newest row that supersedes row `id` (same shop, order and base
-/// action): an unclaimed pending row of the base action, or a newer live
-/// row. The SQLite store's rule (`queue/sqlite/supersede.rs`).
+/// The newest row that supersedes row `id` (same shop, order, base action
+/// and subject): an unclaimed pending row of the base action, or a newer
+/// live row. The SQLite store's rule (`queue/sqlite/supersede.rs`).
 fn superseder(id: i64, rows: &BTreeMap<i64, Live>, others: &[Other]) -> Option<i64> {
     let me = rows.get(&id)?;
     let base = model::base_action(&me.action);
     let check = model::check_action(base);
     let check = check.as_str();
     let supersedes =
-        |other_id: i64, shop: i64, order: i64, action: &str, state: State, unclaimed: bool| {
+        |other_id: i64, key: (i64, i64, i64), action: &str, state: State, unclaimed: bool| {
             other_id != id
-                && shop == me.id_shop
-                && order == me.id_order
+                && key == (me.id_shop, me.id_order, me.subject)
                 && (action == base || action == check)
                 && ((state == State::Pending && action == base && unclaimed)
                     || (other_id > id && matches!(state, State::Pending | State::Sent)))
@@ -360,8 +365,7 @@ fn superseder(id: i64, rows: &BTreeMap<i64, Live>, others: &[Other]) -> Option<i
     let in_memory = rows.iter().filter_map(|(oid, r)| {
         supersedes(
             *oid,
-            r.id_shop,
-            r.id_order,
+            (r.id_shop, r.id_order, r.subject),
             &r.action,
             r.state,
             r.locked_by.is_none(),
@@ -370,7 +374,15 @@ fn superseder(id: i64, rows: &BTreeMap<i64, Live>, others: &[Other]) -> Option<i
     });
     let stored = others
         .iter()
-        .filter(|o| supersedes(o.id, o.id_shop, o.id_order, &o.action, o.state, o.unclaimed))
+        .filter(|o| {
+            supersedes(
+                o.id,
+                (o.id_shop, o.id_order, o.subject),
+                &o.action,
+                o.state,
+                o.unclaimed,
+            )
+        })
         .map(|o| o.id);
     in_memory.chain(stored).max()
 }

@@ -74,29 +74,29 @@ impl MysqlStore {
         self.link.borrow_mut().run(|conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             let server_now = clock.now(&mut tx, now)?;
-            let failed: Vec<(i64, i64, String)> = tx.exec(
+            let failed: Vec<(i64, i64, String, i64)> = tx.exec(
                 format!(
-                    "SELECT id_shoppingfeed_order_sync_queue, id_order, action FROM `{table}` \
+                    "SELECT id_shoppingfeed_order_sync_queue, id_order, action, subject FROM `{table}` \
                      FORCE INDEX (sfsync_state) WHERE state = 'failed' AND id_shop = ?{filter} \
                      ORDER BY id_shoppingfeed_order_sync_queue DESC FOR UPDATE"
                 ),
                 (id_shop,),
             )?;
             let mut requeued = 0u64;
-            // (order, base action) given a pending row by this call.
-            let mut taken: Vec<(i64, String)> = Vec::new();
-            for (id, id_order, action) in failed {
+            // (order, base action, subject) given a pending row by this call.
+            let mut taken: Vec<(i64, String, i64)> = Vec::new();
+            for (id, id_order, action, subject) in failed {
                 let base = model::base_action(&action).to_string();
-                let pending: Option<i64> = if taken.contains(&(id_order, base.clone())) {
+                let pending: Option<i64> = if taken.contains(&(id_order, base.clone(), subject)) {
                     Some(0)
                 } else {
                     tx.exec_first(
                         format!(
                             "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` \
-                             WHERE id_order = ? AND id_shop = ? AND action = ? AND pending_slot = 1 \
-                             FOR UPDATE"
+                             WHERE id_order = ? AND id_shop = ? AND action = ? AND subject = ? \
+                             AND pending_slot = 1 FOR UPDATE"
                         ),
-                        (id_order, id_shop, &base),
+                        (id_order, id_shop, &base, subject),
                     )?
                 };
                 match pending {
@@ -123,7 +123,7 @@ impl MysqlStore {
                             ),
                             (&base, server_now, server_now, id),
                         )?;
-                        taken.push((id_order, base));
+                        taken.push((id_order, base, subject));
                         requeued += 1;
                     }
                 }

@@ -47,7 +47,7 @@ pub use config::{MysqlConfig, Tls, TABLE};
 
 use crate::error::Result;
 use crate::model::{Row, State};
-use crate::queue::{Applied, Change, Overview, QueueStore};
+use crate::queue::{Applied, Change, Overview, QueueStore, RowKey};
 use connection::Link;
 use errors::Failure;
 use serde_json::Value;
@@ -197,17 +197,14 @@ impl MysqlStore {
 }
 
 impl QueueStore for MysqlStore {
-    fn upsert_pending_in(
+    fn upsert_pending_keyed(
         &self,
-        store_id: i64,
-        id_shop: i64,
-        id_order: i64,
-        action: &str,
+        key: &RowKey<'_>,
         payload: &Value,
         due_at: i64,
         now: i64,
     ) -> Result<i64> {
-        self.named(self.save(store_id, id_shop, id_order, action, payload, due_at, now))
+        self.named(self.save(key, payload, due_at, now))
     }
 
     fn claim_in(

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// The columns of a [`Row`], in the order [`row_from`] reads them.
 pub(super) const ROW_COLUMNS: &str = "id_shoppingfeed_order_sync_queue, id_order, id_shop, \
     action, state, operation, payload, batch_id, ticket_id, attempts, failures, last_error, \
-    update_at, date_add, date_upd, store_id";
+    update_at, date_add, date_upd, store_id, subject";
 
 pub(super) fn parse_state(id: i64, text: &str) -> Res<State> {
     State::parse(text).ok_or_else(|| {
@@ -52,6 +52,7 @@ pub(super) fn row_from(mut r: MyRow) -> Res<Row> {
         date_add: take(&mut r, 13)?,
         date_upd: take(&mut r, 14)?,
         store_id: take(&mut r, 15)?,
+        subject: take(&mut r, 16)?,
     })
 }
 

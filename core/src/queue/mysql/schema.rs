@@ -41,10 +41,14 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../../../migrations/mysql/0002_store_id.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../../migrations/mysql/0003_subject.sql"),
+    },
 ];
 
 /// The version a current table carries.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// MySQL's "Duplicate column name": an `ADD COLUMN` that a migration
 /// interrupted before its stamp (DDL commits at once) already did.

@@ -42,12 +42,14 @@ fn import_row(tx: &mut mysql::Transaction<'_>, table: &str, row: &Row) -> Res<bo
     let same: Option<i64> = tx.exec_first(
         format!(
             "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
-             AND id_shop = ? AND action = ? AND date_add = ? AND payload = ? LIMIT 1 FOR UPDATE"
+             AND id_shop = ? AND action = ? AND subject = ? AND date_add = ? AND payload = ? \
+             LIMIT 1 FOR UPDATE"
         ),
         (
             row.id_order,
             row.id_shop,
             &row.action,
+            row.subject,
             row.date_add,
             &payload,
         ),
@@ -60,9 +62,9 @@ fn import_row(tx: &mut mysql::Transaction<'_>, table: &str, row: &Row) -> Res<bo
             let newer: Option<i64> = tx.exec_first(
                 format!(
                     "SELECT id_shoppingfeed_order_sync_queue FROM `{table}` WHERE id_order = ? \
-                     AND id_shop = ? AND action = ? AND pending_slot = 1 FOR UPDATE"
+                     AND id_shop = ? AND action = ? AND subject = ? AND pending_slot = 1 FOR UPDATE"
                 ),
-                (row.id_order, row.id_shop, &row.action),
+                (row.id_order, row.id_shop, &row.action, row.subject),
             )?;
             match newer {
                 Some(n) => (
@@ -90,12 +92,13 @@ fn import_row(tx: &mut mysql::Transaction<'_>, table: &str, row: &Row) -> Res<bo
         row.date_add.into(),
         row.date_upd.into(),
         row.store_id.into(),
+        row.subject.into(),
     ];
     tx.exec_drop(
         format!(
             "INSERT INTO `{table}` (id_order, id_shop, action, state, operation, payload, \
              batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd, \
-             store_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             store_id, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ),
         params,
     )?;

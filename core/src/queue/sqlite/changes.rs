@@ -23,7 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// What `apply` reads of a row before changing it.
 const APPLY_READ: &str = "
-SELECT action, state, attempts, failures, id_shop, id_order FROM shoppingfeed_order
+SELECT action, state, attempts, failures, id_shop, id_order, subject FROM shoppingfeed_order
 WHERE id_shoppingfeed_order = ?1 AND (?2 IS NULL OR locked_by = ?2)";
 
 /// The changes that need nothing of the row but its lease are one
@@ -184,6 +184,7 @@ impl SqliteStore {
                         failures: r.get(3)?,
                         id_shop: r.get(4)?,
                         id_order: r.get(5)?,
+                        subject: r.get(6)?,
                     })
                 })
                 .optional()?;
@@ -295,4 +296,5 @@ pub(super) struct Live {
     pub(super) failures: i64,
     pub(super) id_shop: i64,
     pub(super) id_order: i64,
+    pub(super) subject: i64,
 }

@@ -34,15 +34,17 @@ GROUP BY state";
 /// Newest first: the newest failed row of an order is the one that goes
 /// back to pending when several are retried at once.
 const FAILED_ROWS: &str = "
-SELECT id_shoppingfeed_order, action, id_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
+SELECT id_shoppingfeed_order, action, id_order, subject FROM shoppingfeed_order INDEXED BY shoppingfeed_order_state
 WHERE state = 'failed' AND id_shop = ?1
   AND (?2 IS NULL OR id_order IN (SELECT value FROM json_each(?2)))
 ORDER BY id_shoppingfeed_order DESC";
 
-/// The unclaimed pending row of (?1 order, ?2 shop, ?3 action), if any.
+/// The unclaimed pending row of (?1 order, ?2 shop, ?3 action, ?4
+/// subject), if any.
 const UNCLAIMED_PENDING: &str = "
 SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
 WHERE id_order = ?1 AND id_shop = ?2 AND action = ?3 AND state = 'pending' AND locked_by IS NULL
+  AND subject = ?4
 ORDER BY id_shoppingfeed_order DESC LIMIT 1";
 
 const SUPERSEDE_FAILED: &str = "
@@ -109,12 +111,12 @@ impl SqliteStore {
             None => None,
         };
         let tx = WriteTx::begin(&self.conn)?;
-        let failed: Vec<(i64, String, i64)> = {
+        let failed: Vec<(i64, String, i64, i64)> = {
             let mut stmt = self.conn.prepare_cached(FAILED_ROWS)?;
             let mut rows = stmt.query(params![id_shop, filter])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push((r.get(0)?, r.get(1)?, r.get(2)?));
+                out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
             }
             out
         };
@@ -124,12 +126,12 @@ impl SqliteStore {
         // row per order and action, the newer snapshot wins (the MySQL
         // store holds that rule by a unique key; docs/STATE-MACHINE.md).
         let mut n = 0u64;
-        for (id, action, id_order) in &failed {
+        for (id, action, id_order, subject) in &failed {
             let base = model::base_action(action);
             let newer: Option<i64> = self
                 .conn
                 .prepare_cached(UNCLAIMED_PENDING)?
-                .query_row(params![id_order, id_shop, base], |r| r.get(0))
+                .query_row(params![id_order, id_shop, base, subject], |r| r.get(0))
                 .optional()?;
             match newer {
                 Some(newer) => {

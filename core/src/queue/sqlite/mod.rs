@@ -63,7 +63,7 @@ pub use schema::{Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use crate::error::Result;
 use crate::model::{Row, State};
-use crate::queue::{Applied, Change, Overview, QueueStore, Upkeep};
+use crate::queue::{Applied, Change, Overview, QueueStore, RowKey, Upkeep};
 use checkpoints::WalState;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -192,17 +192,14 @@ impl SqliteStore {
 }
 
 impl QueueStore for SqliteStore {
-    fn upsert_pending_in(
+    fn upsert_pending_keyed(
         &self,
-        store_id: i64,
-        id_shop: i64,
-        id_order: i64,
-        action: &str,
+        key: &RowKey<'_>,
         payload: &Value,
         due_at: i64,
         now: i64,
     ) -> Result<i64> {
-        self.named(self.save(store_id, id_shop, id_order, action, payload, due_at, now))
+        self.named(self.save(key, payload, due_at, now))
     }
 
     fn claim_in(

@@ -12,7 +12,7 @@ macro_rules! row_columns {
     () => {
         "id_shoppingfeed_order, id_order, id_shop, action, state, operation, payload, \
          batch_id, ticket_id, attempts, failures, last_error, update_at, date_add, date_upd, \
-         store_id"
+         store_id, subject"
     };
 }
 pub(super) use row_columns;
@@ -59,6 +59,7 @@ pub(super) fn row_from(r: &rusqlite::Row<'_>) -> Res<Row> {
         date_add: r.get(13)?,
         date_upd: r.get(14)?,
         store_id: r.get(15)?,
+        subject: r.get(16)?,
     })
 }
 

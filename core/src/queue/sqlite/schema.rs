@@ -89,7 +89,11 @@ macro_rules! migration {
 }
 
 /// Every migration, in order; versions count from 1 without a gap.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_queue"), migration!(2, "0002_store_id")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_queue"),
+    migration!(2, "0002_store_id"),
+    migration!(3, "0003_subject"),
+];
 
 /// The schema version this store writes (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -2,7 +2,8 @@
 //!
 //! When a claimed row goes back to pending (`Retry`, or `Defer`/`Release` of
 //! a pending row) while the same (shop, order, base action) has an unclaimed
-//! pending row, or a newer (higher id) pending or sent row, the returning row
+//! pending row, or a newer (higher id) pending or sent row (of the same
+//! subject: one credit slip never supersedes another), the returning row
 //! is settled `done` with `last_error = "superseded by a newer update (row
 //! N)"`: its snapshot is older, and the newer one wins. Done and failed rows
 //! never supersede anything.
@@ -14,11 +15,12 @@ use crate::model::{self, State};
 use rusqlite::params;
 
 /// A row that supersedes row ?5 of (?2 shop, ?1 order, ?3 base action, ?4
-/// its check action): an unclaimed pending row of the base action, or a
-/// newer live row.
+/// its check action, ?6 subject): an unclaimed pending row of the base
+/// action, or a newer live row.
 const SUPERSEDER: &str = "
 SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
 WHERE id_order = ?1 AND id_shop = ?2 AND action IN (?3, ?4) AND id_shoppingfeed_order <> ?5
+  AND subject = ?6
   AND ((state = 'pending' AND action = ?3 AND locked_by IS NULL)
        OR (id_shoppingfeed_order > ?5 AND state IN ('pending', 'sent')))";
 
@@ -46,7 +48,14 @@ impl SqliteStore {
         let mut newer: Option<i64> = None;
         {
             let mut stmt = self.conn.prepare_cached(SUPERSEDER)?;
-            let mut rows = stmt.query(params![live.id_order, live.id_shop, base, check, id])?;
+            let mut rows = stmt.query(params![
+                live.id_order,
+                live.id_shop,
+                base,
+                check,
+                id,
+                live.subject
+            ])?;
             while let Some(r) = rows.next()? {
                 newer = newer.max(Some(r.get(0)?));
             }

@@ -17,18 +17,19 @@ ORDER BY id_shoppingfeed_order LIMIT ?2"
 
 const SAME_ROW: &str = "
 SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
-WHERE id_order = ?1 AND id_shop = ?2 AND action = ?3 AND date_add = ?4 AND payload = ?5 LIMIT 1";
+WHERE id_order = ?1 AND id_shop = ?2 AND action = ?3 AND date_add = ?4 AND payload = ?5
+  AND subject = ?6 LIMIT 1";
 
 const UNCLAIMED_PENDING: &str = "
 SELECT id_shoppingfeed_order FROM shoppingfeed_order INDEXED BY shoppingfeed_order_order
 WHERE id_order = ?1 AND id_shop = ?2 AND action = ?3 AND state = 'pending' AND locked_by IS NULL
-LIMIT 1";
+  AND subject = ?4 LIMIT 1";
 
 const INSERT: &str = "
 INSERT INTO shoppingfeed_order
     (id_order, id_shop, action, state, operation, payload, batch_id, ticket_id, attempts,
-     failures, last_error, update_at, date_add, date_upd, store_id)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+     failures, last_error, update_at, date_add, date_upd, store_id, subject)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 impl SqliteStore {
     pub(super) fn rows_after(&self, after_id: i64, limit: i64) -> Res<Vec<Row>> {
@@ -55,7 +56,14 @@ impl SqliteStore {
             .conn
             .prepare_cached(SAME_ROW)?
             .query_row(
-                params![row.id_order, row.id_shop, row.action, row.date_add, payload],
+                params![
+                    row.id_order,
+                    row.id_shop,
+                    row.action,
+                    row.date_add,
+                    payload,
+                    row.subject
+                ],
                 |r| r.get(0),
             )
             .optional()?;
@@ -67,7 +75,10 @@ impl SqliteStore {
                 let newer: Option<i64> = self
                     .conn
                     .prepare_cached(UNCLAIMED_PENDING)?
-                    .query_row(params![row.id_order, row.id_shop, row.action], |r| r.get(0))
+                    .query_row(
+                        params![row.id_order, row.id_shop, row.action, row.subject],
+                        |r| r.get(0),
+                    )
                     .optional()?;
                 match newer {
                     Some(n) => (
@@ -95,6 +106,7 @@ impl SqliteStore {
             row.date_add,
             row.date_upd,
             row.store_id,
+            row.subject,
         ])?;
         Ok(true)
     }

@@ -103,10 +103,21 @@ class ShoppingfeedOrderSyncTakeover
         $this->provider = $provider ?: new ShoppingfeedPrestaShopOrderDataProvider();
     }
 
+    /**
+     * The class that sends each action's field (ACTION_CLASSES by default).
+     * Pointing a field at a class that does not exist stands for an
+     * extension build without it: its updates are held (hold()); tests of
+     * that path do so, and so may a merchant who wants a field left to the
+     * module for a while.
+     *
+     * @var array<string, string>
+     */
+    public static $classes = self::ACTION_CLASSES;
+
     /** Whether the extension loaded here has the class that sends this action's field (SYNC_STATUS, SYNC_REFUND, SYNC_INVOICE). */
     public static function canSend(string $action): bool
     {
-        return isset(self::ACTION_CLASSES[$action]) && class_exists(self::ACTION_CLASSES[$action], false);
+        return isset(self::$classes[$action]) && class_exists(self::$classes[$action], false);
     }
 
     /** Whether the extension is there to take over (loaded in this PHP, its Actions class declared by it). */
@@ -298,11 +309,20 @@ class ShoppingfeedOrderSyncTakeover
     }
 
     /**
-     * Queues one invoice (SYNC_INVOICE): the identifier, id_order_invoice and
-     * the invoice number (invoice_number). While the loaded extension has
-     * no invoice class, held in the module's queue instead (hold()).
+     * Queues the invoices of an order (SYNC_INVOICE): one update per order
+     * carrying every invoice PDF of the order (an order may have several),
+     * rendered now with PrestaShop's PDF class, as the merchant would
+     * download them (PDF::TEMPLATE_INVOICE, render(false)); a later save
+     * (the invoice changed, another invoice was made) replaces the pending
+     * one. The snapshot: the identifier, id_order_invoice and
+     * invoice_number of the latest invoice, and documents => [['name' =>
+     * '<PS_INVOICE_PREFIX><number, 6 digits>.pdf', 'type' => 'invoice',
+     * 'content' => <the PDF's bytes>], ...]. A PDF that cannot be rendered
+     * leaves the update in the module's queue (hold()): the next cron's
+     * migration renders it again. While the loaded extension has no
+     * invoice class, held likewise.
      */
-    public function queueInvoice(int $idOrder, int $idOrderInvoice): bool
+    public function queueInvoices(int $idOrder): bool
     {
         $this->begin();
         try {
@@ -313,19 +333,51 @@ class ShoppingfeedOrderSyncTakeover
             if (!$this->isSyncEnabled($context['id_shop'])) {
                 return $this->outcome(self::DISABLED);
             }
-            $invoice = Db::getInstance()->getRow('SELECT `id_order_invoice`, `number`, `date_add` FROM `' . _DB_PREFIX_
-                . 'order_invoice` WHERE `id_order_invoice` = ' . (int) $idOrderInvoice . ' AND `id_order` = ' . (int) $idOrder);
-            if (!$invoice) {
+            $invoices = Db::getInstance()->executeS('SELECT `id_order_invoice`, `number` FROM `' . _DB_PREFIX_
+                . 'order_invoice` WHERE `id_order` = ' . (int) $idOrder . ' AND `number` > 0 ORDER BY `id_order_invoice`');
+            if (!is_array($invoices) || !$invoices) {
                 return $this->outcome(self::NOTHING_TO_SEND);
             }
+            if (!self::canSend(self::ACTION_INVOICE)) {
+                return $this->hold($idOrder, self::ACTION_INVOICE);
+            }
+            try {
+                $documents = $this->renderInvoices($invoices, $context['id_shop'], (int) $context['order']->id_lang);
+            } catch (Throwable $e) {
+                $this->log('the invoice PDF could not be rendered (kept for the next cron): ' . get_class($e) . ': ' . $e->getMessage(), 2, $idOrder);
+
+                return $this->hold($idOrder, self::ACTION_INVOICE);
+            }
+            $last = end($invoices);
             $snapshot = self::identifier($context['sf_order']);
-            $snapshot['id_order_invoice'] = (int) $idOrderInvoice;
-            $snapshot['invoice_number'] = (int) $invoice['number'];
+            $snapshot['id_order_invoice'] = (int) $last['id_order_invoice'];
+            $snapshot['invoice_number'] = (int) $last['number'];
+            $snapshot['documents'] = $documents;
 
             return $this->save($idOrder, $context['id_shop'], self::ACTION_INVOICE, $snapshot);
         } catch (Throwable $e) {
-            return $this->failure($idOrder, 'the invoice ' . $idOrderInvoice . ' could not be queued', $e);
+            return $this->failure($idOrder, 'the invoices could not be queued', $e);
         }
+    }
+
+    /** One document per invoice row, in the order given. */
+    private function renderInvoices(array $invoices, int $idShop, int $idLang): array
+    {
+        $smarty = class_exists('Context') && isset(Context::getContext()->smarty) ? Context::getContext()->smarty : null;
+        $prefix = (string) Configuration::get('PS_INVOICE_PREFIX', $idLang > 0 ? $idLang : null, null, $idShop);
+        $documents = [];
+        foreach ($invoices as $row) {
+            $invoice = new OrderInvoice((int) $row['id_order_invoice']);
+            $pdf = new PDF($invoice, PDF::TEMPLATE_INVOICE, $smarty);
+            $bytes = $pdf->render(false);
+            if (!is_string($bytes) || strncmp($bytes, '%PDF-', 5) !== 0) {
+                throw new RuntimeException('PDF::render() gave no PDF for invoice ' . (int) $row['id_order_invoice']);
+            }
+            $name = preg_replace('~["\\\\/\x00-\x1f\x7f]~', '_', $prefix . sprintf('%06d', (int) $row['number']) . '.pdf');
+            $documents[] = ['name' => $name, 'type' => 'invoice', 'content' => $bytes];
+        }
+
+        return $documents;
     }
 
     /**
@@ -630,7 +682,7 @@ class ShoppingfeedOrderSyncTakeover
      */
     private static function actionsClass(string $action): string
     {
-        $class = self::ACTION_CLASSES[$action];
+        $class = self::$classes[$action];
         if (defined('_PS_OVERRIDE_DIR_') && !class_exists($class . 'Override', false)) {
             $file = _PS_OVERRIDE_DIR_ . 'modules/shoppingfeed/classes/actions/' . $class . '.php';
             if (is_file($file)) {

@@ -22,8 +22,8 @@
  *   accepted too): queueCreditSlip() of the order's slips made since the
  *   task was first saved (the module re-sends them all; a slip before the
  *   task was sent by an earlier task), or the latest slip when no date fits.
- * - UPLOAD_INVOICE, CHECK_TICKET_UPLOAD_INVOICE: queueInvoice() of each
- *   invoice of the order.
+ * - UPLOAD_INVOICE, CHECK_TICKET_UPLOAD_INVOICE: queueInvoices() of the
+ *   order (one update carrying every invoice PDF of the order).
  *
  * A task row is deleted once its updates are durable in the extension's
  * queue (so that the module's cron, were it ever back, would not send them
@@ -128,14 +128,7 @@ class ShoppingfeedOrderSyncTaskOrderMigration
 
             return $this->result($results);
         }
-        $invoices = $db->executeS('SELECT `id_order_invoice` FROM `' . _DB_PREFIX_ . 'order_invoice` WHERE `id_order` = '
-            . $idOrder . ' ORDER BY `id_order_invoice`');
-        $results = [];
-        foreach (is_array($invoices) ? $invoices : [] as $invoice) {
-            $results[] = $this->outcome($this->takeover->queueInvoice($idOrder, (int) $invoice['id_order_invoice']));
-        }
-
-        return $this->result($results);
+        return $this->result([$this->outcome($this->takeover->queueInvoices($idOrder))]);
     }
 
     /** The outcome of one queue call (ShoppingfeedOrderSyncTakeover's constants). */

@@ -171,18 +171,18 @@ class ShoppingfeedSyncOrderPostImportModuleFrontController extends CronControlle
 
     /**
      * The synchronizable fields of a shop: action => ['actions_suffix' => classlib suffix].
-     * Every field follows this pattern (see the seed).
+     * Every field follows this pattern (see the seed): the status, and the
+     * partial refunds and invoices when the loaded extension has their
+     * classes (ShoppingfeedOrderSyncCron::fields()), in that order.
      */
     protected function getActions($idShop)
     {
-        $actions = [];
-        if (Configuration::get(self::CONFIG_SYNC_ENABLED, null, null, $idShop)) {
-            $actions[ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS] = [
-                'actions_suffix' => 'Status',
-            ];
+        if (!Configuration::get(self::CONFIG_SYNC_ENABLED, null, null, $idShop)) {
+            return [];
         }
 
-        return $actions;
+        return [ShoppingfeedOrderSyncQueue::ACTION_SYNC_STATUS => ['actions_suffix' => 'Status']]
+            + ShoppingfeedOrderSyncCron::fields();
     }
 
     /**

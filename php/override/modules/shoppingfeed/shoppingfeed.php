@@ -52,9 +52,7 @@ class ShoppingfeedOverride extends Shoppingfeed
                     break;
                 case 'UPLOAD_INVOICE':
                 case 'CHECK_TICKET_UPLOAD_INVOICE':
-                    foreach ($this->invoiceIds($idOrder) as $idInvoice) {
-                        $takeover->queueInvoice($idOrder, $idInvoice);
-                    }
+                    $takeover->queueInvoices($idOrder);
                     break;
                 case 'PARTIAL_REFUND':
                 case 'ACTION_CHECK_TICKET_PARTIAL_REFUND':
@@ -93,9 +91,7 @@ class ShoppingfeedOverride extends Shoppingfeed
                 $marketplace = (string) Db::getInstance()->getValue('SELECT `name_marketplace` FROM `' . _DB_PREFIX_
                     . 'shoppingfeed_order` WHERE `id_order` = ' . $idOrder);
                 if ($marketplace !== '' && $takeover->isInvoiceSyncEnabled($marketplace)) {
-                    foreach ($this->invoiceIds($idOrder) as $idInvoice) {
-                        $takeover->queueInvoice($idOrder, $idInvoice);
-                    }
+                    $takeover->queueInvoices($idOrder);
                 }
             }
         } catch (Throwable $e) {
@@ -180,14 +176,6 @@ class ShoppingfeedOverride extends Shoppingfeed
     }
 
     /** @return int[] */
-    private function invoiceIds($idOrder)
-    {
-        $rows = Db::getInstance()->executeS('SELECT `id_order_invoice` FROM `' . _DB_PREFIX_ . 'order_invoice` WHERE `id_order` = '
-            . (int) $idOrder . ' ORDER BY `id_order_invoice`');
-
-        return array_map('intval', array_column(is_array($rows) ? $rows : [], 'id_order_invoice'));
-    }
-
     private static function logOrderSync($message, $idOrder)
     {
         try {
