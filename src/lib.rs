@@ -37,6 +37,20 @@ pub extern "C" fn request_startup(_ty: i32, _module_number: i32) -> i32 {
     }
 }
 
+/// How long a process's end waits for its background sender (the round in
+/// flight and the jobs waiting); past it they are left for the cron.
+const SENDER_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// MSHUTDOWN: the end of a CLI script, of a PHP-FPM worker (recycled by
+/// `pm.max_requests`, stopped with SIGQUIT, or idle-killed). Stops this
+/// process's background sender within a bounded time; nothing else to do
+/// (no connection is closed here: a forked child must not end its
+/// parent's sessions).
+pub extern "C" fn module_shutdown(_ty: i32, _module_number: i32) -> i32 {
+    let _ = std::panic::catch_unwind(|| sfsync_core::background::shutdown(SENDER_SHUTDOWN_GRACE));
+    0
+}
+
 /// `phpinfo()` / `php --ri shoppingfeed_sync`. Shows where the queue lives
 /// and which API it talks to; the token is never an INI setting, so it can
 /// not appear here.
@@ -61,6 +75,10 @@ extern "C" fn module_info(_module: *mut ModuleEntry) {
         "HTTP client",
         "reqwest + rustls, tokio current-thread (lazy)"
     );
+    info_table_row!(
+        "background sender (this process)",
+        php::queue::sender_line()
+    );
     info_table_end!();
     // The INI values (database, api_url, timeout_ms) are printed by PHP's own
     // INI table below this one.
@@ -75,6 +93,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .version(env!("CARGO_PKG_VERSION"))
         .info_function(module_info)
         .request_startup_function(request_startup)
+        .shutdown_function(module_shutdown)
         .class::<php::queue::SyncQueue>()
         .class::<php::actions::SyncActions>()
         .class::<php::actions::StatusActions>()

@@ -30,6 +30,14 @@
  * when the class Configuration exists, then the default):
  *
  * - SHOPPINGFEED_REAL_TIME_SYNCHRONIZATION  real-time instead of batch (false)
+ * - SHOPPINGFEED_REAL_TIME_MODE             inline (default: saveOrder sends, one attempt
+ *                                           within timeout_ms) or background (v2: saveOrder
+ *                                           returns once the update is durable; this
+ *                                           process's sender delivers it within about a
+ *                                           second, many saves in one request; a class whose
+ *                                           getBatch/prepareBatch/sendBatch is written in PHP
+ *                                           stays inline). Conveyor key background (bool):
+ *                                           whether the sender took the update
  * - SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS    rows claimed by one getBatch (100)
  * - SHOPPINGFEED_ORDER_STATUS_TIME_SHIFT    minutes a shipped update waits (5)
  * - SHOPPINGFEED_SHIPPED_ORDERS             JSON array of state ids meaning ship ([])
@@ -215,6 +223,21 @@ final class ShoppingfeedOrderSyncQueue
      * @throws ShoppingfeedSyncException for an unusable database
      */
     public static function overview(): array {}
+
+    /**
+     * Extension: the background sender of this PHP process
+     * (SHOPPINGFEED_REAL_TIME_MODE=background). running (bool); accepted
+     * (updates handed to it), waiting (for its next round), dropped (not
+     * taken: more than 10,000 waiting; their rows wait for the cron),
+     * rounds, sent (rows the API accepted), settled (done without a
+     * request), left_for_cron (rows it put back to wait: an outage, a
+     * retry); last_error (never the token), last_error_at, last_round_at
+     * ('Y-m-d H:i:s' UTC or null). All zero/false/null when no sender was
+     * started in this process (a PHP-FPM worker has its own).
+     *
+     * @return array{running: bool, accepted: int, waiting: int, dropped: int, rounds: int, sent: int, settled: int, left_for_cron: int, last_error: ?string, last_error_at: ?string, last_round_at: ?string}
+     */
+    public static function backgroundSender(): array {}
 
     /**
      * Rows of one state, of one shop or of every shop, the most recently

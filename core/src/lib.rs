@@ -16,6 +16,7 @@
 //! - [`runtime`]: the lazily created, fork-aware tokio runtime.
 
 pub mod api;
+pub mod background;
 pub mod engine;
 pub mod error;
 pub mod fasthash;

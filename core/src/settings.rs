@@ -20,9 +20,10 @@ pub const MAX_ATTEMPTS: &str = "SHOPPINGFEED_ORDER_STATUS_MAX_ATTEMPTS";
 pub const RETRY_DELAY: &str = "SHOPPINGFEED_ORDER_STATUS_RETRY_DELAY";
 pub const LEASE_TIME: &str = "SHOPPINGFEED_ORDER_STATUS_LEASE_TIME";
 pub const TRACKING_WAIT: &str = "SHOPPINGFEED_ORDER_STATUS_TRACKING_WAIT";
+pub const REAL_TIME_MODE: &str = "SHOPPINGFEED_REAL_TIME_MODE";
 
 /// Every setting the extension reads, for documentation and Reflection tests.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     REAL_TIME,
     MAX_ORDERS,
     TIME_SHIFT,
@@ -34,7 +35,32 @@ pub const ALL: [&str; 11] = [
     RETRY_DELAY,
     LEASE_TIME,
     TRACKING_WAIT,
+    REAL_TIME_MODE,
 ];
+
+/// The settings the send path reads (claim, prepare, send): what a
+/// real-time `saveOrder` hands the background sender, resolved.
+pub const SEND_PATH: [&str; 9] = [
+    MAX_ORDERS,
+    SHIPPED,
+    CANCELLED,
+    REFUNDED,
+    DELIVERED,
+    MAX_ATTEMPTS,
+    RETRY_DELAY,
+    LEASE_TIME,
+    TRACKING_WAIT,
+];
+
+/// How real-time mode sends (`SHOPPINGFEED_REAL_TIME_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RealTimeMode {
+    /// In the merchant's request, one attempt bounded by `timeout_ms` (v1).
+    Inline,
+    /// Off the request: the process's background sender
+    /// ([`crate::background`]).
+    Background,
+}
 
 /// Where raw setting values come from. `Ok(None)` means "not set: use the
 /// default" (PrestaShop's `false`).
@@ -153,6 +179,18 @@ pub fn state_list(src: &dyn SettingsSource, name: &str) -> Result<Vec<i64>> {
 
 pub fn real_time(src: &dyn SettingsSource) -> Result<bool> {
     bool_setting(src, REAL_TIME, false)
+}
+
+/// `inline` (the default) or `background`, in any case.
+pub fn real_time_mode(src: &dyn SettingsSource) -> Result<RealTimeMode> {
+    let Some(v) = src.raw(REAL_TIME_MODE)? else {
+        return Ok(RealTimeMode::Inline);
+    };
+    match v.as_str().map(|t| t.trim().to_ascii_lowercase()).as_deref() {
+        Some("inline") | Some("") => Ok(RealTimeMode::Inline),
+        Some("background") => Ok(RealTimeMode::Background),
+        _ => Err(bad(REAL_TIME_MODE, "inline or background", &v)),
+    }
 }
 
 /// Batch size: rows claimed by one `getBatch`.

@@ -153,6 +153,51 @@ impl SyncQueue {
         })
     }
 
+    /// The background sender of this process (an extension of the
+    /// contract, `SHOPPINGFEED_REAL_TIME_MODE=background`): `running`,
+    /// `accepted`, `waiting`, `dropped`, `rounds`, `sent`, `settled`,
+    /// `left_for_cron` (ints), `last_error` (string or null), and
+    /// `last_error_at`, `last_round_at` ('Y-m-d H:i:s' UTC or null). All
+    /// zero when no sender was started in this process.
+    pub fn background_sender() -> ZBox<ZendHashTable> {
+        let st = sfsync_core::background::status().unwrap_or_default();
+        let mut ht = ZendHashTable::with_capacity(11);
+        let _ = ht.insert("running", st.running);
+        for (key, n) in [
+            ("accepted", st.accepted),
+            ("waiting", st.waiting),
+            ("dropped", st.dropped),
+            ("rounds", st.rounds),
+            ("sent", st.sent),
+            ("settled", st.settled),
+            ("left_for_cron", st.left_for_cron),
+        ] {
+            let _ = ht.insert(key, n as i64);
+        }
+        let mut last = Zval::new();
+        match &st.last_error {
+            Some(e) => {
+                let _ = last.set_string(e, false);
+            }
+            None => last.set_null(),
+        }
+        let _ = ht.insert("last_error", last);
+        for (key, at) in [
+            ("last_error_at", st.last_error_at),
+            ("last_round_at", st.last_round_at),
+        ] {
+            let mut zv = Zval::new();
+            match at {
+                Some(t) => {
+                    let _ = zv.set_string(&format_datetime(t), false);
+                }
+                None => zv.set_null(),
+            }
+            let _ = ht.insert(key, zv);
+        }
+        ht
+    }
+
     /// What the queue holds, for an operator (an extension of the contract):
     /// one array per (shop, action, state) that has rows, ordered by shop,
     /// action, then state (pending, sent, done, failed).
@@ -238,5 +283,27 @@ impl SyncQueue {
             let _ = ht.insert("done_left", moved.done_left as i64);
             Ok(ht)
         })
+    }
+}
+
+/// The `phpinfo()` line of the background sender of this process.
+pub fn sender_line() -> String {
+    match sfsync_core::background::status() {
+        None => "not started in this process (SHOPPINGFEED_REAL_TIME_MODE=background starts it)"
+            .to_string(),
+        Some(st) => format!(
+            "{}: {} accepted, {} waiting, {} sent, {} settled, {} left for the cron, {} rounds{}",
+            if st.running { "running" } else { "stopped" },
+            st.accepted,
+            st.waiting,
+            st.sent,
+            st.settled,
+            st.left_for_cron,
+            st.rounds,
+            st.last_error
+                .as_deref()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default()
+        ),
     }
 }

@@ -159,6 +159,19 @@ pub fn current() -> Result<Store, Error> {
     })
 }
 
+/// Where the current queue is and how the extension opens it, for a thread
+/// of this process that opens its own connection (the background sender):
+/// the value of `shoppingfeed_sync.database` and the options (`prestashop`:
+/// the constants read now, in this process).
+pub fn current_spec() -> Result<(String, OpenOptions), Error> {
+    let database = ini::database();
+    let prestashop = match StoreKind::of(&database) {
+        StoreKind::PrestaShop => Some(prestashop_db::config()?),
+        _ => None,
+    };
+    Ok((database, options(ini::synchronous_full(), prestashop)))
+}
+
 /// A queue other than the current one (the source of a move), opened for
 /// this call only. Refused when it names the current queue.
 pub fn open_other(database: &str) -> Result<Store, Error> {

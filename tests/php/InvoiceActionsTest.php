@@ -186,6 +186,24 @@ final class InvoiceActionsTest extends SyncTestCase
         $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(8)['state']);
     }
 
+    public function testAFailedTicketIsRetriedAndTheNextUploadSucceeds(): void
+    {
+        Sandbox::config(['fail_orders' => ['661' => 'Document rejected, try again']]);
+        $this->saveInvoice(10, $this->invoice(661, [['name' => 'FA10.pdf', 'content' => self::pdf(900)]]));
+        $this->sendInvoices();
+        $this->checkInvoices();
+        $row = $this->rowOf(10);
+        $this->assertSame([ShoppingfeedOrderSyncQueue::STATE_PENDING, 'SYNC_INVOICE', 1, 1], [$row['state'], $row['action'], $row['attempts'], $row['failures']]);
+        $this->assertStringContainsString('Document rejected', (string) $row['last_error']);
+        $this->assertSame(900, $row['payload']['documents'][0]['size'], 'the PDF is still there for the retry');
+
+        Sandbox::config(['fail_orders' => (object) []]);
+        $this->sendInvoices();
+        $this->checkInvoices();
+        $this->assertSame(ShoppingfeedOrderSyncQueue::STATE_DONE, $this->rowOf(10)['state']);
+        $this->assertCount(2, self::uploads(), 'uploaded again after the failed ticket');
+    }
+
     public function testAnOutageLeavesTheInvoicesPendingAndTheNextRunSendsThem(): void
     {
         $this->saveInvoice(9, $this->invoice(651, [['name' => 'FA9.pdf', 'content' => self::pdf(3000)]]));

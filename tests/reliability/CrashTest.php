@@ -213,17 +213,46 @@ final class CrashTest extends ReliabilityTestCase
         ]);
     }
 
-    public function testKillBetweenTheApiAnswerAndTheCommitIsTheOnlySourceOfDuplicates(): void
+    /** The three fields: [action, operation on the wire]. */
+    public function fields(): array
+    {
+        return [
+            'status (ship)' => ['SYNC_STATUS', 'ship'],
+            'partial refunds' => ['SYNC_REFUND', 'refund'],
+            'invoices' => ['SYNC_INVOICE', 'upload-documents'],
+        ];
+    }
+
+    /** Queues 20 updates of one field (orders 20000...). */
+    private function queueField(string $action): void
+    {
+        if ($action === 'SYNC_STATUS') {
+            $this->queueOrders(20000, 20, self::SHIPPED);
+
+            return;
+        }
+        for ($id = 20000; $id < 20020; $id++) {
+            $order = $action === 'SYNC_REFUND'
+                ? ['id_internal_shoppingfeed' => $id, 'id_order_slip' => $id, 'refund' => ['shipping' => false, 'products' => [['reference' => 'SKU-' . $id, 'quantity' => 1]]]]
+                : ['id_internal_shoppingfeed' => $id, 'documents' => [['name' => "FA$id.pdf", 'content' => "%PDF-1.4\n" . str_repeat("\x00\xff", 5000) . $id]]];
+            $this->save($id, $order, ['order_action' => $action]);
+        }
+    }
+
+    /**
+     * @dataProvider fields
+     */
+    public function testKillBetweenTheApiAnswerAndTheCommitIsTheOnlySourceOfDuplicates(string $action, string $operation): void
     {
         $lease = 2;
         $settings = ['SHOPPINGFEED_ORDER_STATUS_MAX_ORDERS' => '30'] + $this->cronSettings($lease);
-        $this->queueOrders(20000, 20, self::SHIPPED);
+        $this->queueField($action);
         Sandbox::config(['latency_ms' => 600]);
 
         $p = $this->startCron('window', $settings);
         // Wait for the run to be in its HTTP request: the rows are prepared (operation recorded) and leased.
         $deadline = microtime(true) + 20;
-        while ((int) $this->queue()->scalar("SELECT COUNT(*) FROM {queue} WHERE operation = 'ship' AND locked_by IS NOT NULL") < 20) {
+        while ((int) $this->queue()->scalar("SELECT COUNT(*) FROM {queue} WHERE operation = '$operation' AND locked_by IS NOT NULL") < 20) {
             $this->assertLessThan($deadline, microtime(true), 'the run did not reach its send: ' . $p->stderr());
             usleep(5000);
         }
@@ -280,7 +309,7 @@ final class CrashTest extends ReliabilityTestCase
         $this->assertSame(20, $account['resent'], 'the 20 orders of the uncommitted answer were sent twice');
         $this->assertSame(20, $account['ignored'], 'and recognised by the API');
         $this->assertSame(0, (int) $account['stats']['duplicates'], 'no operation executed twice');
-        Figures::record('crash', 'kill between the API answer and the local commit (write lock held)', [
+        Figures::record('crash', "kill between the API answer and the local commit (write lock held), $operation", [
             'orders' => 20, 'lost' => 0, 'resent' => 20, 'resent_ignored_by_api' => 20, 'lease_s' => $lease, 'runs_after_lease' => $runs,
         ]);
     }

@@ -48,6 +48,29 @@ pub(super) fn has_method(obj: *mut ZendObject, method: &str) -> bool {
     }
 }
 
+/// `ZEND_USER_FUNCTION` of zend_compile.h: a function written in PHP.
+const ZEND_USER_FUNCTION: u8 = 2;
+
+/// True when the object's class has the method and it is written in PHP
+/// (a subclass's override), not one of the extension's.
+pub(super) fn is_user_method(obj: *mut ZendObject, method: &str) -> bool {
+    // SAFETY: as for `call_this`.
+    let obj = unsafe { &*obj };
+    let ce = obj.get_class_entry();
+    let lower = method.to_ascii_lowercase();
+    // SAFETY: read-only lookup in the class's function table; a found entry
+    // is a live zend_function whose `type` is its first byte.
+    unsafe {
+        let f = ext_php_rs::ffi::zend_hash_str_find_ptr_lc(
+            &raw const ce.function_table,
+            lower.as_ptr().cast(),
+            lower.len(),
+        )
+        .cast::<ext_php_rs::ffi::zend_function>();
+        !f.is_null() && (*f).type_ == ZEND_USER_FUNCTION
+    }
+}
+
 /// Takes the pending exception and returns its message (`message` is a
 /// protected property: the exception itself is asked, by `getMessage()`).
 /// None when nothing is pending or it gives no string.

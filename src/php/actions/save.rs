@@ -4,14 +4,18 @@
 use super::super::convert::{self, id};
 use super::super::settings::PhpSettings;
 use super::super::{ini, store};
-use super::conveyor::{has_credentials, order_action, set, store_if_given};
+use super::conveyor::{credentials, has_credentials, order_action, set, store_if_given};
 use super::guard::guard;
+use super::php_calls::is_user_method;
 use super::realtime::run_realtime_chain;
 use super::state::HasState;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::types::ZendClassObject;
+use sfsync_core::api::ApiConfig;
+use sfsync_core::background::Job;
 use sfsync_core::engine::{self, SaveRequest};
+use sfsync_core::settings::{RealTimeMode, SettingsSource};
 use sfsync_core::{settings, time, Error};
 use std::time::{Duration, Instant};
 
@@ -19,6 +23,7 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
     self_: &mut ZendClassObject<T>,
 ) -> PhpResult<bool> {
     let started = Instant::now();
+    let in_php = chain_in_php(self_.get_mut_zend_obj());
     let (row_id, realtime) = guard("saveOrder", || {
         let state = self_.state();
         let conveyor = state.conveyor();
@@ -47,9 +52,26 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
         };
         // Read before saving: a malformed setting must leave the queue untouched.
         let realtime = settings::real_time(&src)? && has_credentials(conveyor);
+        let background =
+            if realtime && settings::real_time_mode(&src)? == RealTimeMode::Background && !in_php {
+                Some(background_job(conveyor, &src, id_shop, &req.action)?)
+            } else {
+                None
+            };
         let row_id = engine::save(&*store, &src, &req, time::now())?;
         store::after_request_write(&*store);
         set(conveyor, "id_shoppingfeed_order", row_id);
+        let realtime = match background {
+            Some(mut job) => {
+                job.row_id = row_id;
+                // Taken or not, the update is durable: a job the sender
+                // cannot take waits for the cron, as in batch mode.
+                let taken = sfsync_core::background::submit(job);
+                set(conveyor, "background", taken);
+                false
+            }
+            None => realtime,
+        };
         Ok((row_id, realtime))
     })?;
     if realtime {
@@ -58,6 +80,49 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
         });
     }
     Ok(true)
+}
+
+/// True when the object's class runs a step of the real-time chain in PHP
+/// (a subclass's own `getBatch`, `prepareBatch` or `sendBatch`): it keeps
+/// the inline chain, since the background sender never calls PHP.
+fn chain_in_php(obj: *mut ext_php_rs::types::ZendObject) -> bool {
+    ["getBatch", "prepareBatch", "sendBatch"]
+        .iter()
+        .any(|m| is_user_method(obj, m))
+}
+
+/// The background sender's job for this save: where the queue is, the API,
+/// the credentials, and the settings its steps read, resolved now (the
+/// sender never calls PHP). `row_id` is set once the row is saved.
+fn background_job(
+    conveyor: &ext_php_rs::types::ZendHashTable,
+    src: &PhpSettings<'_>,
+    id_shop: i64,
+    action: &str,
+) -> Result<Job, Error> {
+    let (token, store_id) = credentials(conveyor)?;
+    let (database, open) = store::current_spec()?;
+    let timeout_ms = ini::timeout_ms().map_err(Error::Input)?;
+    let mut resolved = serde_json::Map::new();
+    for name in settings::SEND_PATH {
+        if let Some(v) = src.raw(name)? {
+            resolved.insert(name.to_string(), v);
+        }
+    }
+    Ok(Job {
+        database,
+        open,
+        api: ApiConfig {
+            base_url: ini::api_url(),
+            timeout_ms,
+        },
+        token,
+        store_id,
+        id_shop,
+        action: action.to_string(),
+        settings: resolved,
+        row_id: 0,
+    })
 }
 
 /// The merchant's request waits at most `timeout_ms` in all (the save, the

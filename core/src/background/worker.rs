@@ -1,0 +1,172 @@
+//! The sender thread: wait for jobs, gather, send each group with the
+//! engine's own steps, count. Runs no PHP and holds no lock across a
+//! round (a `saveOrder` hands its job over while a round runs).
+
+use super::{InFlight, Job, Shared, GATHER, MAX_LEASE_SECS, ROUND_LIMIT};
+use crate::api::{self, Client};
+use crate::engine::{self, Mode, Target};
+use crate::queue::{self, QueueStore, Upkeep};
+use crate::settings;
+use crate::time;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+pub(super) fn run(shared: &Shared) {
+    let mut stores: HashMap<String, Box<dyn QueueStore>> = HashMap::new();
+    loop {
+        let jobs = {
+            let mut inner = shared.lock();
+            while inner.jobs.is_empty() && !inner.stop {
+                inner = shared.wake.wait(inner).unwrap_or_else(|p| p.into_inner());
+            }
+            if inner.jobs.is_empty() {
+                inner.status.running = false;
+                shared.wake.notify_all();
+                return;
+            }
+            if !inner.stop {
+                // The updates of the requests that follow go in this round.
+                drop(inner);
+                std::thread::sleep(GATHER);
+                inner = shared.lock();
+            }
+            inner.busy = true;
+            inner.status.waiting = 0;
+            std::mem::take(&mut inner.jobs)
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| round(shared, jobs, &mut stores)));
+        let mut inner = shared.lock();
+        inner.busy = false;
+        inner.in_flight = None;
+        let st = &mut inner.status;
+        st.rounds += 1;
+        st.last_round_at = Some(time::now());
+        match outcome {
+            Ok(r) => {
+                st.sent += r.sent;
+                st.settled += r.settled;
+                st.left_for_cron += r.left;
+                if let Some(e) = r.errors.last() {
+                    st.last_error = Some(e.clone());
+                    st.last_error_at = Some(time::now());
+                }
+            }
+            Err(_) => {
+                // A bug, not a fault of the API: the rows stay queued.
+                stores.clear();
+                st.last_error =
+                    Some("a round of the background sender failed (internal error)".into());
+                st.last_error_at = Some(time::now());
+            }
+        }
+        shared.wake.notify_all();
+    }
+}
+
+#[derive(Default)]
+struct Round {
+    sent: u64,
+    settled: u64,
+    left: u64,
+    errors: Vec<String>,
+}
+
+/// Jobs that share (queue, API, token, store, shop, action, settings) are
+/// one claim: the due rows of that shop and action for that store.
+fn group_key(job: &Job) -> String {
+    format!(
+        "{}\0{:?}\0{}\0{}\0{}\0{}\0{}\0{}\0{}",
+        job.database,
+        job.open,
+        job.api.base_url,
+        job.api.timeout_ms,
+        job.token,
+        job.store_id,
+        job.id_shop,
+        job.action,
+        Value::Object(job.settings.clone())
+    )
+}
+
+fn round(
+    shared: &Shared,
+    jobs: Vec<Job>,
+    stores: &mut HashMap<String, Box<dyn QueueStore>>,
+) -> Round {
+    let mut out = Round::default();
+    let mut groups: BTreeMap<String, Job> = BTreeMap::new();
+    for job in jobs {
+        groups.entry(group_key(&job)).or_insert(job);
+    }
+    for job in groups.into_values() {
+        if let Err(e) = send_group(shared, &job, stores, &mut out) {
+            out.errors.push(e.message().to_string());
+        }
+    }
+    out
+}
+
+fn send_group(
+    shared: &Shared,
+    job: &Job,
+    stores: &mut HashMap<String, Box<dyn QueueStore>>,
+    out: &mut Round,
+) -> crate::Result<()> {
+    let key = format!("{}\0{:?}", job.database, job.open);
+    if !stores.contains_key(&key) {
+        stores.insert(key.clone(), queue::open(&job.database, &job.open)?);
+    }
+    let store = stores.get(&key).map(|s| &**s).expect("just inserted");
+    let client = Client::shared(&job.api)?;
+    // A short lease: a process that dies mid-round gives its rows back soon.
+    let mut s = job.settings.clone();
+    let lease = settings::lease_time(&s)?.min(MAX_LEASE_SECS);
+    s.insert(settings::LEASE_TIME.to_string(), Value::from(lease));
+    let now = time::now();
+    let claim = engine::claim_at_most(
+        store,
+        &s,
+        job.id_shop,
+        &job.action,
+        None,
+        now,
+        None,
+        Some(job.store_id),
+    )?;
+    if claim.rows.is_empty() {
+        return Ok(()); // not due yet (a ship's time shift), or a cron has them
+    }
+    shared.lock().in_flight = Some(InFlight {
+        database: job.database.clone(),
+        open: job.open.clone(),
+        claim: claim.token.clone(),
+        ids: claim.rows.iter().map(|r| r.id).collect(),
+    });
+    let prepared = engine::prepare_owned(store, &s, claim.rows, Some(&claim.token), now)?;
+    out.settled += prepared.report.succeeded.len() as u64;
+    out.left += prepared.report.pending.len() as u64;
+    let target = Target {
+        token: &job.token,
+        store_id: job.store_id,
+        mode: Mode::Batch,
+    };
+    let report = api::with_deadline(Instant::now() + ROUND_LIMIT, || {
+        engine::send(
+            store,
+            &client,
+            &s,
+            target,
+            &prepared.operations,
+            Some(&claim.token),
+        )
+    });
+    store.upkeep(Upkeep::AfterBackground);
+    let report = report?;
+    out.sent += report.sent.len() as u64;
+    out.settled += report.succeeded.len() as u64;
+    out.left += (report.pending.len() + report.failed.len()) as u64;
+    out.errors.extend(report.errors);
+    Ok(())
+}
