@@ -39,7 +39,8 @@ final class PhpFpmTest extends ReliabilityTestCase
         parent::tearDown();
     }
 
-    private function startFpm(): int
+    /** @param string $poolExtra more pool directives (pm.max_requests = N, ...) */
+    private function startFpm(string $poolExtra = ''): int
     {
         $this->fpmDir = $this->dir . '/fpm';
         mkdir($this->fpmDir);
@@ -63,6 +64,7 @@ php_admin_value[shoppingfeed_sync.api_url] = %s
 php_value[shoppingfeed_sync.timeout_ms] = 2000
 php_admin_flag[log_errors] = on
 php_admin_value[error_log] = {$this->fpmDir}/php-errors.log
+{$poolExtra}
 
 INI;
         file_put_contents($this->fpmDir . '/fpm.conf', sprintf($conf, Sandbox::url()));
@@ -228,6 +230,135 @@ INI;
             'master_threads' => 1,
             'slowest_request_ms' => $slowest,
             'seconds' => round($seconds, 1),
+        ]);
+    }
+
+    /** Waits until the queue has no pending row (the senders delivered), at most $seconds. */
+    private function waitUntilDelivered(float $seconds): bool
+    {
+        $until = microtime(true) + $seconds;
+        do {
+            if ($this->queue()->counts()['pending'] === 0) {
+                return true;
+            }
+            usleep(50000);
+        } while (microtime(true) < $until);
+
+        return false;
+    }
+
+    /** The answers' checks of background mode: saved, handed over, nothing sent in the request, only our two threads. */
+    private function assertBackgroundAnswers(array $answers): array
+    {
+        $ms = [];
+        foreach ($answers as $a) {
+            $this->assertTrue($a['ok'] ?? false, 'a request failed: ' . json_encode($a));
+            $this->assertTrue($a['background'], 'handed to the worker\'s sender: ' . json_encode($a));
+            $this->assertSame(0, $a['sent'], 'no network call in the request');
+            foreach ($a['other_threads'] as $name) {
+                // The sender, the SQLite checkpointer, and (MySQL) the
+                // short-lived connect thread of the sender's connection
+                // ("sfsync-mysql-connect", cut to 15 bytes by the kernel).
+                $this->assertContains($name, ['sfsync-ckpt', 'sfsync-send', 'sfsync-mysql-co'], 'no other thread: ' . json_encode($a));
+            }
+            $ms[] = $a['ms_save'];
+        }
+        sort($ms);
+
+        return ['median_ms' => $ms[intdiv(count($ms), 2)], 'p99_ms' => $ms[max(0, (int) ceil(0.99 * count($ms)) - 1)], 'max_ms' => end($ms)];
+    }
+
+    public function testBackgroundSavesOverSeveralWorkersAreDeliveredCombinedOnce(): void
+    {
+        $requests = Size::pick(400, 3000);
+        Sandbox::config(['latency_ms' => 20]);
+        $master = $this->startFpm();
+        $t0 = microtime(true);
+        $answers = $this->requests(array_map(static function ($i) {
+            return 'mode=background&id=' . (200000 + $i);
+        }, range(1, $requests)), 8);
+        $wait = $this->assertBackgroundAnswers($answers);
+        $this->assertTrue($this->waitUntilDelivered(10), 'the workers\' senders delivered everything: ' . json_encode($this->queue()->counts()));
+        $seconds = microtime(true) - $t0;
+        $this->assertMasterStartedNothing($master, 'after background requests');
+        $this->assertSame([], $this->fpmLogProblems());
+        $account = $this->sandboxAccount();
+        $this->assertSame($requests, $account['distinct']);
+        $this->assertSame($requests, $account['received'], 'none sent twice');
+        $posts = count(Sandbox::orderPosts(202));
+        $this->assertLessThan(intdiv($requests, 4), $posts, "$requests saves combined into $posts requests");
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts());
+        Figures::record('fpm', 'background real-time saveOrder through php-fpm8.2 (4 workers, 8 in parallel, API at 20 ms)', $wait + [
+            'requests' => $requests, 'api_requests' => $posts, 'orders_per_request' => round($requests / max(1, $posts), 1),
+            'lost' => 0, 'sent_twice' => 0, 'seconds' => round($seconds, 1),
+        ]);
+    }
+
+    public function testRecycledWorkersFlushTheirSenderAndFaultsLeaveRowsForTheCron(): void
+    {
+        $requests = Size::pick(200, 1000);
+        Sandbox::config(['latency_ms' => 20]);
+        Sandbox::faults([
+            ['kind' => 'status', 'status' => 503, 'count' => 3, 'on' => 'order'],
+            ['kind' => 'rate_limit', 'wait' => 0.3, 'count' => 2, 'on' => 'order'],
+        ]);
+        // Each worker ends (gracefully) after 15 requests: its module
+        // shutdown must flush or release what its sender holds.
+        $master = $this->startFpm('pm.max_requests = 15');
+        $answers = $this->requests(array_map(static function ($i) {
+            return 'mode=background&lease=5&id=' . (300000 + $i);
+        }, range(1, $requests)), 8);
+        $wait = $this->assertBackgroundAnswers($answers);
+        $pids = count(array_unique(array_column($answers, 'pid')));
+        $this->assertGreaterThan(self::WORKERS, $pids, 'workers were recycled');
+        $this->waitUntilDelivered(10);
+        $counts = $this->queue()->counts();
+        $this->assertSame(0, (int) $this->queue()->scalar('SELECT COUNT(*) FROM {queue} WHERE locked_by IS NOT NULL AND state = \'pending\''),
+            'no row left leased by a recycled worker');
+        // A recycled worker's end is logged ("exited with code 0"): that is the pool's doing, not a fault.
+        $this->assertSame([], array_values(preg_grep('/exited with code 0 after/', $this->fpmLogProblems(), PREG_GREP_INVERT)));
+        // What the senders could not send (the 503s) is the cron's.
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts());
+        $account = $this->sandboxAccount();
+        $this->assertSame($requests, $account['distinct']);
+        $this->assertSame(0, (int) $account['stats']['duplicates']);
+        $this->assertSame([], Sandbox::request('GET', '/_sandbox/faults')['faults'] ?? [], 'the faults were met');
+        Figures::record('fpm', 'background mode, workers recycled every 15 requests, 503 x3 and 429 x2', $wait + [
+            'requests' => $requests, 'workers' => $pids, 'left_for_cron' => $counts['pending'], 'lost' => 0,
+        ]);
+    }
+
+    public function testWorkersKilledMidSendLoseNothing(): void
+    {
+        $requests = Size::pick(120, 600);
+        // Slow answers: the senders' rounds are in flight when the workers die.
+        Sandbox::config(['latency_ms' => 400]);
+        $master = $this->startFpm();
+        $killed = 0;
+        $queries = array_map(static function ($i) {
+            return 'mode=background&lease=3&id=' . (400000 + $i);
+        }, range(1, $requests));
+        foreach (array_chunk($queries, 40) as $chunk) {
+            $this->assertBackgroundAnswers($this->requests($chunk, 8));
+            usleep(150000); // a round in flight
+            foreach (array_slice(Proc::children($master), 0, 2) as $worker) {
+                posix_kill($worker, 9);
+                $killed++;
+            }
+            usleep(300000); // the master replaces them
+        }
+        Sandbox::config(['latency_ms' => 0]);
+        usleep(3500000); // the killed senders' leases (3 s) end
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts(), 'nothing lost');
+        $account = $this->sandboxAccount();
+        $this->assertSame($requests, $account['distinct']);
+        $this->assertSame($account['ignored'], $account['resent'], 'every re-send (a kill between the answer and its commit) was recognised');
+        $this->assertSame(0, (int) $account['stats']['duplicates'], 'no operation executed twice');
+        Figures::record('fpm', 'background mode, 2 workers SIGKILLed every 40 requests, API at 400 ms', [
+            'requests' => $requests, 'workers_killed' => $killed, 'lost' => 0, 'resent_ignored' => $account['resent'],
         ]);
     }
 
