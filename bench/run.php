@@ -379,7 +379,31 @@ $R['invoice_drain'] = [
     'lost' => $invN - $invCounts['done'] - $invCounts['failed'],
 ];
 
-// 7. The MySQL/MariaDB store (issue 9): the same saves and drain on the
+// 7. Real-time through PHP-FPM (issue 13): the merchant's wait in both
+// modes, beside the same save in batch mode, and the delivery delay (the
+// API accepting the order after saveOrder returned); then the API hanging.
+$fpmN = (int) $env('BENCH_FPM_N', $small ? 400 : 2000);
+$fpmRun = static function (string $mode, int $n, int $first, array $extra = []) use ($php, $root, $ext, $work, $sandboxUrl) {
+    sandbox('POST', '/_sandbox/reset');
+    $db = "$work/fpm-$mode-$first.sqlite";
+
+    return run_json(array_merge([$php, "$root/bench/fpm_realtime.php", "--ext=$ext", "--db=$db", "--api-url=$sandboxUrl",
+        "--mode=$mode", "--n=$n", "--first=$first"], $extra));
+};
+if (is_executable('/usr/sbin/php-fpm8.2') && is_executable('/usr/bin/cgi-fcgi')) {
+    say("real-time through PHP-FPM: $fpmN requests each in batch, inline and background mode ({$cfg['latency_ms']} ms latency)");
+    $R['fpm']['batch'] = $fpmRun('batch', $fpmN, 1, ['--no-delivery']);
+    $R['fpm']['inline'] = $fpmRun('inline', $fpmN, 1);
+    $R['fpm']['background'] = $fpmRun('background', $fpmN, 1);
+    say('real-time through PHP-FPM, the API hanging: inline (timeout_ms 3000) and background');
+    sandbox('POST', '/_sandbox/config', ['hang' => true]);
+    $R['fpm']['inline_hang'] = $fpmRun('inline', 16, 3000001, ['--no-delivery']);
+    sandbox('POST', '/_sandbox/config', ['hang' => true]);
+    $R['fpm']['background_hang'] = $fpmRun('background', 200, 3100001, ['--no-delivery']);
+    sandbox('POST', '/_sandbox/config', ['hang' => false]);
+}
+
+// 8. The MySQL/MariaDB store (issue 9): the same saves and drain on the
 // private MariaDB that scripts/bench.sh starts (BENCH_MYSQL_URL), beside a
 // plain PDO MySQL upsert of the same row into the same schema.
 $mysqlUrl = (string) $env('BENCH_MYSQL_URL', '');
