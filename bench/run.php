@@ -383,8 +383,11 @@ $R['invoice_drain'] = [
 // modes, beside the same save in batch mode, and the delivery delay (the
 // API accepting the order after saveOrder returned); then the API hanging.
 $fpmN = (int) $env('BENCH_FPM_N', $small ? 400 : 2000);
-$fpmRun = static function (string $mode, int $n, int $first, array $extra = []) use ($php, $root, $ext, $work, $sandboxUrl) {
+$fpmRun = static function (string $mode, int $n, int $first, array $extra = [], bool $hang = false) use ($php, $root, $ext, $work, $sandboxUrl) {
     sandbox('POST', '/_sandbox/reset');
+    if ($hang) {
+        sandbox('POST', '/_sandbox/config', ['hang' => true]);
+    }
     $db = "$work/fpm-$mode-$first.sqlite";
 
     return run_json(array_merge([$php, "$root/bench/fpm_realtime.php", "--ext=$ext", "--db=$db", "--api-url=$sandboxUrl",
@@ -396,10 +399,8 @@ if (is_executable('/usr/sbin/php-fpm8.2') && is_executable('/usr/bin/cgi-fcgi'))
     $R['fpm']['inline'] = $fpmRun('inline', $fpmN, 1);
     $R['fpm']['background'] = $fpmRun('background', $fpmN, 1);
     say('real-time through PHP-FPM, the API hanging: inline (timeout_ms 3000) and background');
-    sandbox('POST', '/_sandbox/config', ['hang' => true]);
-    $R['fpm']['inline_hang'] = $fpmRun('inline', 16, 3000001, ['--no-delivery']);
-    sandbox('POST', '/_sandbox/config', ['hang' => true]);
-    $R['fpm']['background_hang'] = $fpmRun('background', 200, 3100001, ['--no-delivery']);
+    $R['fpm']['inline_hang'] = $fpmRun('inline', 16, 3000001, ['--no-delivery'], true);
+    $R['fpm']['background_hang'] = $fpmRun('background', $fpmN, 3100001, ['--no-delivery'], true);
     sandbox('POST', '/_sandbox/config', ['hang' => false]);
 }
 

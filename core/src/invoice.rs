@@ -33,6 +33,12 @@ pub const MAX_FILES_PER_REQUEST: usize = 20;
 /// minute on a slow uplink, and memory per request bounded.
 pub const MAX_BYTES_PER_REQUEST: usize = 20_000_000;
 
+/// Invoice rows one claim takes at most, whatever `MAX_ORDERS` says: their
+/// PDFs are in memory while they are sent (a row's base64 and one copy for
+/// its request: ~0.5 MB for a 200 KB PDF), so a claim of 50 holds ~27 MB
+/// and still fills 3 requests of 20 files in flight.
+pub const MAX_ROWS_PER_CLAIM: i64 = 50;
+
 /// The document types the API knows for orders.
 const TYPES: &[&str] = &["invoice"];
 

@@ -63,7 +63,10 @@ pub fn claim_at_most(
             "id_shop must be a positive integer, got {id_shop}"
         )));
     }
-    let limit = settings::max_orders(settings)?;
+    let mut limit = settings::max_orders(settings)?;
+    if model::base_action(action) == model::ACTION_SYNC_INVOICE {
+        limit = limit.min(crate::invoice::MAX_ROWS_PER_CLAIM);
+    }
     let limit = cap.map_or(limit, |cap| limit.min(cap.max(1)));
     let lease = settings::lease_time(settings)?;
     let token = new_claim_token();
