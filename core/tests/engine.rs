@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 use sfsandbox::{Config, Sandbox};
-use sfsync_core::api::{ApiConfig, Client};
+use sfsync_core::api::Client;
 use sfsync_core::engine::{self, Mode, Report, SaveRequest, Target};
 use sfsync_core::model::{Operation, Row, State};
 use sfsync_core::queue::{QueueStore, SqliteStore};
@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{sandbox_control, shop_settings, CHECK, SHOP, STORE, SYNC, TOKEN};
+use common::{
+    client_for, control_http, sandbox_control, shop_settings, CHECK, SHOP, STORE, SYNC, TOKEN,
+};
 
 struct Env {
     sb: Sandbox,
@@ -37,10 +39,7 @@ fn env_with(cfg: Config) -> Env {
     let path = dir.path().join("queue.sqlite");
     let store = SqliteStore::open(path.to_str().expect("utf-8 path")).expect("store");
     let client = client_for(&sb.url());
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("reqwest");
+    let http = control_http();
     Env {
         sb,
         store,
@@ -48,14 +47,6 @@ fn env_with(cfg: Config) -> Env {
         http,
         _dir: dir,
     }
-}
-
-fn client_for(url: &str) -> Client {
-    Client::new(ApiConfig {
-        base_url: url.to_string(),
-        timeout_ms: 5_000,
-    })
-    .expect("client")
 }
 
 impl Env {

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 use sfsandbox::{Config, Sandbox};
-use sfsync_core::api::{ApiConfig, Client};
+use sfsync_core::api::Client;
 use sfsync_core::engine::{self, Mode, Report, SaveRequest, Target};
 use sfsync_core::invoice;
 use sfsync_core::model::State;
@@ -13,7 +13,7 @@ use sfsync_core::queue::{QueueStore, SqliteStore};
 use sfsync_core::time;
 
 mod common;
-use common::{sandbox_control, shop_settings, SHOP, STORE, TOKEN};
+use common::{client_for, control_http, sandbox_control, shop_settings, SHOP, STORE, TOKEN};
 
 const REFUND: &str = "SYNC_REFUND";
 const INVOICE: &str = "SYNC_INVOICE";
@@ -32,15 +32,8 @@ fn env() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("queue.sqlite");
     let store = SqliteStore::open(path.to_str().expect("utf-8 path")).expect("store");
-    let client = Client::new(ApiConfig {
-        base_url: sb.url(),
-        timeout_ms: 5_000,
-    })
-    .expect("client");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("reqwest");
+    let client = client_for(&sb.url());
+    let http = control_http();
     Env {
         sb,
         store,

@@ -11,6 +11,23 @@ pub const SHOP: i64 = 1;
 pub const SYNC: &str = "SYNC_STATUS";
 pub const CHECK: &str = "CHECK_TICKET_SYNC_STATUS";
 
+/// The API client of a test: the sandbox's URL, 5 s per request.
+pub fn client_for(url: &str) -> sfsync_core::api::Client {
+    sfsync_core::api::Client::new(sfsync_core::api::ApiConfig {
+        base_url: url.to_string(),
+        timeout_ms: 5_000,
+    })
+    .expect("client")
+}
+
+/// A plain HTTP client for the sandbox's control API (no proxy).
+pub fn control_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("reqwest")
+}
+
 /// One call to the sandbox's control API (`/_sandbox/{path}`), JSON in and out.
 pub fn sandbox_control(
     http: &reqwest::Client,
