@@ -301,7 +301,7 @@ function bench_report(array $R, string $startedAt): array
             . 'Debian\'s php-fpm8.2, a static pool of 4 workers (the extension loaded by the master), driven by `cgi-fcgi`, 8 requests at a time (`bench/fpm_realtime.php`, page `bench/fpm/save.php`): '
             . 'each request saves one order update in real-time mode. "Wait" is `saveOrder`\'s duration inside the request (what the merchant waits); '
             . '"delivery" is from `saveOrder` returning to the API having accepted the order (the sandbox\'s log, same clock; 0 in inline mode, which sends before returning). '
-            . 'Background mode: the worker\'s sender (`core/src/background/`) gathers 25 ms and sends the due rows of its shop together. '
+            . 'Background mode: the worker\'s sender (`core/src/background/`) gathers the saves that follow (until none came for 10 ms, at most 100 ms) and sends the due rows of its shop together. '
             . 'The batch row is the same save with real time off, in the same run: the floor of a save on this machine under this load (its p99 includes each worker\'s first save, which opens the queue).' . "\n\n"
             . md_table($fpmHead, $fpmRows);
     }

@@ -301,6 +301,7 @@ INI;
         Sandbox::config(['latency_ms' => 20]);
         Sandbox::faults([
             ['kind' => 'status', 'status' => 503, 'count' => 3, 'on' => 'order'],
+            ['kind' => 'drop', 'count' => 2, 'on' => 'order'],
             ['kind' => 'rate_limit', 'wait' => 0.3, 'count' => 2, 'on' => 'order'],
         ]);
         // Each worker ends (gracefully) after 15 requests: its module
@@ -325,8 +326,32 @@ INI;
         $this->assertSame($requests, $account['distinct']);
         $this->assertSame(0, (int) $account['stats']['duplicates']);
         $this->assertSame([], Sandbox::request('GET', '/_sandbox/faults')['faults'] ?? [], 'the faults were met');
-        Figures::record('fpm', 'background mode, workers recycled every 15 requests, 503 x3 and 429 x2', $wait + [
+        Figures::record('fpm', 'background mode, workers recycled every 15 requests, 503 x3, 2 dropped connections, 429 x2', $wait + [
             'requests' => $requests, 'workers' => $pids, 'left_for_cron' => $counts['pending'], 'lost' => 0,
+        ]);
+    }
+
+    public function testABackgroundSenderFacingAHungApiNeverSlowsTheRequests(): void
+    {
+        $requests = Size::pick(80, 400);
+        Sandbox::config(['hang' => true]);
+        $this->startFpm();
+        $t0 = microtime(true);
+        $answers = $this->requests(array_map(static function ($i) {
+            return 'mode=background&id=' . (500000 + $i);
+        }, range(1, $requests)), 8);
+        $seconds = microtime(true) - $t0;
+        $wait = $this->assertBackgroundAnswers($answers);
+        $this->assertLessThan(100, $wait['p99_ms'], 'no request waited for the hung API (timeout_ms 2000)');
+        $this->assertLessThan(20, $seconds, 'the requests went through at their own pace');
+        Sandbox::config(['hang' => false]);
+        // The senders' tries time out (2 s) and count; what they hold is released.
+        $this->drain();
+        $this->assertSame(['pending' => 0, 'sent' => 0, 'done' => $requests, 'failed' => 0], $this->queue()->counts());
+        $this->assertSame(0, (int) $this->sandboxAccount()['stats']['duplicates']);
+        $this->assertSame([], $this->fpmLogProblems());
+        Figures::record('fpm', 'background mode with the API hanging (timeout_ms 2000)', $wait + [
+            'requests' => $requests, 'seconds' => round($seconds, 1), 'lost' => 0,
         ]);
     }
 

@@ -11,8 +11,9 @@
 //!   (never at module startup: PHP-FPM forks its workers after it), with
 //!   its own queue connection, HTTP client and tokio runtime. A process
 //!   forked after it started (pcntl_fork) starts its own.
-//! - **What it does**: it waits [`GATHER`] after a job for more (the
-//!   updates of many requests of this process), then, per (queue, token,
+//! - **What it does**: it gathers the jobs that follow a job
+//!   ([`GATHER_IDLE`], [`GATHER_MAX`]: the updates of many requests of this
+//!   process), then, per (queue, token,
 //!   store, shop, action, settings), claims the due rows of that shop and
 //!   action for that store (up to `MAX_ORDERS`: the rows of earlier
 //!   requests and batch-mode rows that are due go with them) with a short
@@ -38,8 +39,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long the sender waits after a job for more, to send them together.
-pub const GATHER: Duration = Duration::from_millis(25);
+/// After a job, the sender waits for more while they keep coming: until
+/// none came for [`GATHER_IDLE`], at most [`GATHER_MAX`] in all. A lone
+/// save goes ~10 ms later; under steady traffic one round takes ~100 ms of
+/// saves, so the sender's writes (its claim, the operations, each answer's
+/// commit) come a few times a second, not after every save: fewer waits
+/// for SQLite's write lock in the merchants' requests.
+pub const GATHER_IDLE: Duration = Duration::from_millis(10);
+pub const GATHER_MAX: Duration = Duration::from_millis(100);
 /// The longest one round of sending may take (its requests' deadline).
 pub const ROUND_LIMIT: Duration = Duration::from_secs(15);
 /// The lease of the sender's claims, at most: a process that dies while

@@ -2,7 +2,7 @@
 //! engine's own steps, count. Runs no PHP and holds no lock across a
 //! round (a `saveOrder` hands its job over while a round runs).
 
-use super::{InFlight, Job, Shared, GATHER, MAX_LEASE_SECS, ROUND_LIMIT};
+use super::{InFlight, Job, Shared, GATHER_IDLE, GATHER_MAX, MAX_LEASE_SECS, ROUND_LIMIT};
 use crate::api::{self, Client};
 use crate::engine::{self, Mode, Target};
 use crate::queue::{self, QueueStore, Upkeep};
@@ -26,11 +26,19 @@ pub(super) fn run(shared: &Shared) {
                 shared.wake.notify_all();
                 return;
             }
-            if !inner.stop {
-                // The updates of the requests that follow go in this round.
-                drop(inner);
-                std::thread::sleep(GATHER);
-                inner = shared.lock();
+            // The updates of the requests that follow go in this round.
+            let started = Instant::now();
+            while !inner.stop && started.elapsed() < GATHER_MAX {
+                let seen = inner.jobs.len();
+                let left = GATHER_MAX.saturating_sub(started.elapsed());
+                inner = shared
+                    .wake
+                    .wait_timeout(inner, GATHER_IDLE.min(left))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+                if inner.jobs.len() == seen {
+                    break; // none came for GATHER_IDLE
+                }
             }
             inner.busy = true;
             inner.status.waiting = 0;
