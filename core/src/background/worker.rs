@@ -14,6 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub(super) fn run(shared: &Shared) {
+    lower_priority();
     let mut stores: HashMap<String, Box<dyn QueueStore>> = HashMap::new();
     loop {
         let jobs = {
@@ -177,4 +178,18 @@ fn send_group(
     out.left += (report.pending.len() + report.failed.len()) as u64;
     out.errors.extend(report.errors);
     Ok(())
+}
+
+/// Gives this thread a lower CPU priority (nice +10) than the process's PHP
+/// thread: on a busy machine the merchants' requests of this worker run
+/// first, and the sender uses the CPU they leave. Linux's `setpriority`
+/// with a thread id changes that thread only; elsewhere, or if refused,
+/// nothing changes.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: two syscalls on this thread's own id, no memory passed.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
 }
