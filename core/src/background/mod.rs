@@ -9,7 +9,8 @@
 //!
 //! - **Where it runs**: one thread per process, started by the first job
 //!   (never at module startup: PHP-FPM forks its workers after it), with
-//!   its own queue connection, HTTP client and tokio runtime. A process
+//!   its own queue connection, HTTP client and tokio runtime, at nice +10
+//!   (the worker's requests run first on a busy machine). A process
 //!   forked after it started (pcntl_fork) starts its own.
 //! - **What it does**: it gathers the jobs that follow a job
 //!   ([`GATHER_IDLE`], [`GATHER_MAX`]: the updates of many requests of this
