@@ -11,7 +11,7 @@
 //! never runs, and the values its callers hold are not dropped.
 
 use ext_php_rs::types::ZendObject;
-use ext_php_rs::zend::ExecutorGlobals;
+use ext_php_rs::zend::{ClassEntry, ExecutorGlobals};
 use sfsync_core::Error;
 
 /// Calls `$this->$method()` through PHP. Returns its truthiness; a PHP
@@ -51,12 +51,9 @@ pub(super) fn has_method(obj: *mut ZendObject, method: &str) -> bool {
 /// `ZEND_USER_FUNCTION` of zend_compile.h: a function written in PHP.
 const ZEND_USER_FUNCTION: u8 = 2;
 
-/// True when the object's class has the method and it is written in PHP
-/// (a subclass's override), not one of the extension's.
-pub(super) fn is_user_method(obj: *mut ZendObject, method: &str) -> bool {
-    // SAFETY: as for `call_this`.
-    let obj = unsafe { &*obj };
-    let ce = obj.get_class_entry();
+/// True when the class has the method and it is written in PHP (a
+/// subclass's override), not one of the extension's.
+pub(super) fn is_user_method(ce: &ClassEntry, method: &str) -> bool {
     let lower = method.to_ascii_lowercase();
     // SAFETY: read-only lookup in the class's function table; a found entry
     // is a live zend_function whose `type` is its first byte.

@@ -12,6 +12,7 @@ use super::state::HasState;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::types::ZendClassObject;
+use ext_php_rs::zend::ClassEntry;
 use sfsync_core::api::ApiConfig;
 use sfsync_core::background::Job;
 use sfsync_core::engine::{self, SaveRequest};
@@ -23,7 +24,9 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
     self_: &mut ZendClassObject<T>,
 ) -> PhpResult<bool> {
     let started = Instant::now();
-    let in_php = chain_in_php(self_.get_mut_zend_obj());
+    // The object's class (its own allocation, not the object's): looked at
+    // only for a background save, inside the closure that holds `self_`.
+    let class: &ClassEntry = self_.get_mut_zend_obj().get_class_entry();
     let (row_id, realtime) = guard("saveOrder", || {
         let state = self_.state();
         let conveyor = state.conveyor();
@@ -52,12 +55,14 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
         };
         // Read before saving: a malformed setting must leave the queue untouched.
         let realtime = settings::real_time(&src)? && has_credentials(conveyor);
-        let background =
-            if realtime && settings::real_time_mode(&src)? == RealTimeMode::Background && !in_php {
-                Some(background_job(conveyor, &src, id_shop, &req.action)?)
-            } else {
-                None
-            };
+        let background = if realtime
+            && settings::real_time_mode(&src)? == RealTimeMode::Background
+            && !chain_in_php(class)
+        {
+            Some(background_job(conveyor, &src, id_shop, &req.action)?)
+        } else {
+            None
+        };
         let row_id = engine::save(&*store, &src, &req, time::now())?;
         store::after_request_write(&*store);
         set(conveyor, "id_shoppingfeed_order", row_id);
@@ -85,10 +90,10 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
 /// True when the object's class runs a step of the real-time chain in PHP
 /// (a subclass's own `getBatch`, `prepareBatch` or `sendBatch`): it keeps
 /// the inline chain, since the background sender never calls PHP.
-fn chain_in_php(obj: *mut ext_php_rs::types::ZendObject) -> bool {
+fn chain_in_php(class: &ClassEntry) -> bool {
     ["getBatch", "prepareBatch", "sendBatch"]
         .iter()
-        .any(|m| is_user_method(obj, m))
+        .any(|m| is_user_method(class, m))
 }
 
 /// The background sender's job for this save: where the queue is, the API,
