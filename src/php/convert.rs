@@ -262,14 +262,35 @@ pub fn describe(zv: &Zval) -> &'static str {
 /// of PDFs would fill PHP's memory; the steps read the bytes from the
 /// queue, never from PHP).
 fn without_bytes(map: &Map<String, Value>) -> Value {
-    let mut out = map.clone();
-    if let Some(Value::Array(docs)) = out.get_mut("documents") {
-        for doc in docs.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(Value::String(b64)) = doc.remove("content_base64") {
-                let size = sfsync_core::invoice::decoded_len(&b64);
-                doc.insert("size".to_string(), Value::from(size));
+    // Built key by key: cloning the map first would copy every PDF's
+    // base64 only to drop it.
+    let doc_without_bytes = |doc: &Value| match doc.as_object() {
+        Some(d) => {
+            let mut out = Map::with_capacity(d.len());
+            for (k, v) in d {
+                match (k.as_str(), v) {
+                    ("content_base64", Value::String(b64)) => {
+                        let size = sfsync_core::invoice::decoded_len(b64);
+                        out.insert("size".to_string(), Value::from(size));
+                    }
+                    _ => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
             }
+            Value::Object(out)
         }
+        None => doc.clone(),
+    };
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        let v = match (k.as_str(), v) {
+            ("documents", Value::Array(docs)) => {
+                Value::Array(docs.iter().map(doc_without_bytes).collect())
+            }
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
     }
     Value::Object(out)
 }

@@ -72,8 +72,6 @@ pub struct Job {
     /// The settings the send path reads, resolved by the request (the
     /// conveyor's, then PrestaShop's `Configuration`).
     pub settings: Map<String, Value>,
-    /// The row `saveOrder` saved.
-    pub row_id: i64,
 }
 
 /// What the sender of this process has done, for `phpinfo()` and the

@@ -67,10 +67,11 @@ pub(super) fn save_order<T: RegisteredClass + HasState>(
         store::after_request_write(&*store);
         set(conveyor, "id_shoppingfeed_order", row_id);
         let realtime = match background {
-            Some(mut job) => {
-                job.row_id = row_id;
-                // Taken or not, the update is durable: a job the sender
-                // cannot take waits for the cron, as in batch mode.
+            Some(job) => {
+                // The sender claims the due rows of the shop (this one
+                // among them), so the job names no row. Taken or not, the
+                // update is durable: a job the sender cannot take waits
+                // for the cron, as in batch mode.
                 let taken = sfsync_core::background::submit(job);
                 set(conveyor, "background", taken);
                 false
@@ -98,7 +99,7 @@ fn chain_in_php(class: &ClassEntry) -> bool {
 
 /// The background sender's job for this save: where the queue is, the API,
 /// the credentials, and the settings its steps read, resolved now (the
-/// sender never calls PHP). `row_id` is set once the row is saved.
+/// sender never calls PHP).
 fn background_job(
     conveyor: &ext_php_rs::types::ZendHashTable,
     src: &PhpSettings<'_>,
@@ -126,7 +127,6 @@ fn background_job(
         id_shop,
         action: action.to_string(),
         settings: resolved,
-        row_id: 0,
     })
 }
 
