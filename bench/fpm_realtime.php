@@ -2,15 +2,17 @@
 /**
  * Real-time saveOrder through PHP-FPM, both modes (issue 13): a static pool
  * of 4 workers (Debian's php-fpm8.2, the extension loaded by the master)
- * driven by cgi-fcgi, $parallel requests at a time, each saving one update
+ * driven by a FastCGI client in this process (bench/fcgi.php: no process
+ * per request), $parallel requests at a time, each saving one update
  * (bench/fpm/save.php). Measures the merchant's wait (saveOrder's duration
  * inside the request) and the delivery delay (from saveOrder returning to
  * the API accepting the order: the sandbox's log, same clock), and the API
  * requests per order.
  *
- *   php bench/fpm_realtime.php --ext=SO --db=Q.sqlite --api-url=URL --mode=inline|background --n=400 [--first=1] [--timeout-ms=3000] [--no-delivery]
+ *   php bench/fpm_realtime.php --ext=SO --db=Q.sqlite --api-url=URL --mode=inline|background --n=400 [--rate=200] [--parallel=8] [--first=1] [--timeout-ms=3000] [--no-delivery]
  */
 require_once __DIR__ . '/lib.php';
+require_once __DIR__ . '/fcgi.php';
 
 $o = bench_opts($argv);
 $ext = (string) $o['ext'];
@@ -20,11 +22,11 @@ $mode = (string) ($o['mode'] ?? 'inline');
 $n = (int) ($o['n'] ?? 400);
 $first = (int) ($o['first'] ?? 1);
 $parallel = (int) ($o['parallel'] ?? 8);
+$rate = (int) ($o['rate'] ?? 200);
 $fpmBin = '/usr/sbin/php-fpm8.2';
-$cgi = '/usr/bin/cgi-fcgi';
-foreach ([$fpmBin, $cgi] as $bin) {
+foreach ([$fpmBin] as $bin) {
     if (!is_executable($bin)) {
-        fwrite(STDERR, "bench: $bin is missing (scripts/setup.sh installs php8.2-fpm and libfcgi-bin)\n");
+        fwrite(STDERR, "bench: $bin is missing (scripts/setup.sh installs php8.2-fpm)\n");
         exit(1);
     }
 }
@@ -64,34 +66,30 @@ for ($i = 0; $i < 200; $i++) {
 usleep(300000); // the workers
 
 $page = __DIR__ . '/fpm/save.php';
+$client = new BenchFcgi('127.0.0.1', $port);
 $answers = [];
-$running = [];
 $ids = range($first, $first + $n - 1);
-while ($ids || $running) {
-    while ($ids && count($running) < $parallel) {
+// Open loop: a request starts every 1/$rate s (as a shop's visitors arrive,
+// whatever the answers), at most $parallel at a time.
+$interval = $rate > 0 ? (int) (1e9 / $rate) : 0;
+$next = hrtime(true);
+while ($ids || $client->inFlight()) {
+    while ($ids && $client->inFlight() < $parallel && hrtime(true) >= $next) {
         $id = array_shift($ids);
-        $query = "id=$id&mode=$mode";
-        $env = ['SCRIPT_FILENAME' => $page, 'SCRIPT_NAME' => '/save.php', 'REQUEST_URI' => "/save.php?$query", 'REQUEST_METHOD' => 'GET',
-            'QUERY_STRING' => $query, 'SERVER_NAME' => 'bench.test', 'SERVER_PORT' => '80', 'SERVER_PROTOCOL' => 'HTTP/1.1', 'GATEWAY_INTERFACE' => 'CGI/1.1'];
-        $p = proc_open([$cgi, '-bind', '-connect', "127.0.0.1:$port"], [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'w']], $pp, null, $env);
-        $running[] = [$p, $pp[1]];
+        $client->start($page, "id=$id&mode=$mode", $id);
+        $next += $interval;
     }
-    foreach ($running as $k => [$p, $out]) {
-        if (!proc_get_status($p)['running']) {
-            $raw = stream_get_contents($out);
-            fclose($out);
-            proc_close($p);
-            $body = ($pos = strpos($raw, "\r\n\r\n")) !== false ? substr($raw, $pos + 4) : $raw;
-            $a = json_decode($body, true);
-            if (!is_array($a) || empty($a['ok'])) {
-                fwrite(STDERR, "bench: a request failed: $raw\n");
-                exit(1);
-            }
-            $answers[$a['id']] = $a;
-            unset($running[$k]);
+    $wait = $ids ? max(0, min(2000, (int) (($next - hrtime(true)) / 1000))) : 2000;
+    foreach ($client->pump($wait) as $r) {
+        $raw = $r->stdout;
+        $body = ($pos = strpos($raw, "\r\n\r\n")) !== false ? substr($raw, $pos + 4) : $raw;
+        $a = json_decode($body, true);
+        if (!is_array($a) || empty($a['ok'])) {
+            fwrite(STDERR, "bench: request {$r->tag} failed: $raw\n");
+            exit(1);
         }
+        $answers[$a['id']] = $a;
     }
-    usleep(500);
 }
 
 // Delivery: when the API accepted each order (its POST's arrival + duration).

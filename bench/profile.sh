@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXT=${EXT:-$PWD/target/release/libshoppingfeed_sync.so}
-OUT=var/profile
+OUT=$PWD/var/profile
 rm -rf "$OUT"; mkdir -p "$OUT"
 ir() { grep -h "^summary:" "$1" | awk '{print $2}'; }
 cg() { # cg NAME command...
@@ -24,7 +24,7 @@ per() { echo $(( ($2 - $1) / $3 )); }
 reset_sandbox() { php -r 'file_get_contents($argv[1], false, stream_context_create(["http" => ["method" => "POST"]]));' "$1/_sandbox/reset"; }
 
 small=500; large=1500
-for impl in ext pdo; do
+for impl in ext pdo pdo-minimal; do
   args=(php); [ "$impl" = ext ] && args+=(-d "extension=$EXT")
   a=$(cg "save-$impl-$small" "${args[@]}" bench/save.php --impl=$impl --n=$small --db="$OUT/s-$impl-$small.sqlite")
   b=$(cg "save-$impl-$large" "${args[@]}" bench/save.php --impl=$impl --n=$large --db="$OUT/s-$impl-$large.sqlite")

@@ -10,6 +10,7 @@
  *
  * impl=ext: the extension (ShoppingfeedOrderSyncStatusActions::saveOrder);
  * impl=pdo: the plain-PHP baseline (bench/baseline/PdoOrderQueue.php);
+ * impl=pdo-minimal: issue 11's floor (bench/baseline/PdoMinimalUpsert.php);
  * impl=pdo-mysql: its MySQL twin (bench/baseline/PdoMysqlOrderQueue.php),
  * --db then a mysql:// URL (as it is for impl=ext on the MySQL store).
  * Both read their settings through PrestaShop's Configuration (the
@@ -19,6 +20,7 @@ require_once __DIR__ . '/lib.php';
 require_once dirname(__DIR__) . '/php/tools/lib/standalone.php';
 require_once __DIR__ . '/baseline/PdoOrderQueue.php';
 require_once __DIR__ . '/baseline/PdoMysqlOrderQueue.php';
+require_once __DIR__ . '/baseline/PdoMinimalUpsert.php';
 
 $o = bench_opts($argv);
 $impl = $o['impl'] ?? 'ext';
@@ -36,6 +38,11 @@ if ($impl === 'ext') {
         $a->setConveyor($conveyor);
 
         return $a->saveOrder();
+    };
+} elseif ($impl === 'pdo-minimal') {
+    $queue = new PdoMinimalUpsert($db);
+    $save = static function (array $conveyor) use ($queue) {
+        return $queue->saveOrder($conveyor);
     };
 } elseif ($impl === 'pdo-mysql') {
     $queue = new PdoMysqlOrderQueue($db);

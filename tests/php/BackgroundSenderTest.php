@@ -160,7 +160,9 @@ final class BackgroundSenderTest extends SyncTestCase
         $this->assertSame('', $err);
         $this->assertLessThan(3.5, $took, 'the exit waits a bounded time');
         $this->assertSame(30, $this->counts()['sent'], 'sent before the process ended: ' . json_encode($this->counts()));
-        $this->assertCount(1, Sandbox::orderPosts(202));
+        // One request, or two when a 100 ms slot of the sender ended while
+        // the script was still saving (the rest then goes at the exit).
+        $this->assertLessThanOrEqual(2, count(Sandbox::orderPosts(202)));
     }
 
     public function testACliScriptEndingWhileTheApiHangsLeavesItsRowsToTheCronUnleased(): void

@@ -2,7 +2,7 @@
 //! engine's own steps, count. Runs no PHP and holds no lock across a
 //! round (a `saveOrder` hands its job over while a round runs).
 
-use super::{InFlight, Job, Shared, GATHER_IDLE, GATHER_MAX, MAX_LEASE_SECS, ROUND_LIMIT};
+use super::{InFlight, Job, Shared, GATHER_MAX, MAX_LEASE_SECS, ROUND_LIMIT, SLOT};
 use crate::api::{self, Client};
 use crate::engine::{self, Mode, Target};
 use crate::queue::{self, QueueStore, Upkeep};
@@ -27,19 +27,19 @@ pub(super) fn run(shared: &Shared) {
                 shared.wake.notify_all();
                 return;
             }
-            // The updates of the requests that follow go in this round.
-            let started = Instant::now();
-            while !inner.stop && started.elapsed() < GATHER_MAX {
-                let seen = inner.jobs.len();
-                let left = GATHER_MAX.saturating_sub(started.elapsed());
+            // The updates of the requests that follow, until the slot ends,
+            // go in this round (a new job wakes the wait: it goes on).
+            let until = Instant::now() + until_slot_end(std::time::SystemTime::now());
+            while !inner.stop {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
                 inner = shared
                     .wake
-                    .wait_timeout(inner, GATHER_IDLE.min(left))
+                    .wait_timeout(inner, left)
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0);
-                if inner.jobs.len() == seen {
-                    break; // none came for GATHER_IDLE
-                }
             }
             inner.busy = true;
             inner.status.waiting = 0;
@@ -71,6 +71,21 @@ pub(super) fn run(shared: &Shared) {
             }
         }
         shared.wake.notify_all();
+    }
+}
+
+/// How long until the wall clock reaches the next multiple of [`SLOT`],
+/// never more than [`GATHER_MAX`] (a clock before 1970 or a slot that a
+/// stepped clock stretched gives the bound).
+fn until_slot_end(now: std::time::SystemTime) -> std::time::Duration {
+    let slot = SLOT.as_nanos();
+    match now.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => {
+            let into = since.as_nanos() % slot;
+            let left = (slot - into) as u64;
+            std::time::Duration::from_nanos(left).min(GATHER_MAX)
+        }
+        Err(_) => GATHER_MAX,
     }
 }
 
@@ -191,5 +206,26 @@ fn lower_priority() {
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_round_waits_for_the_end_of_the_wall_clock_slot() {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        assert_eq!(until_slot_end(at(1_000_000_030)), Duration::from_millis(70));
+        assert_eq!(until_slot_end(at(1_000_000_099)), Duration::from_millis(1));
+        // On a boundary: the whole next slot (a round just started there).
+        assert_eq!(until_slot_end(at(1_000_000_000)), SLOT);
+    }
+
+    #[test]
+    fn a_clock_before_1970_waits_the_bound_only() {
+        let before = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(until_slot_end(before), GATHER_MAX);
     }
 }
